@@ -1,0 +1,219 @@
+"""The ``searec`` command line: one sub-command per pipeline stage.
+
+Heavy libraries (torch, pandas) are imported inside the commands, so ``searec --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("searec")
+
+
+from searec.errors import SearecError
+
+
+class CliError(SearecError):
+    """A wrong command-line argument."""
+
+
+def _parse_assignment(text: str) -> tuple[str, Any]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise CliError(f"--set expects key=value, got {text!r}")
+    return key.strip(), yaml.safe_load(value)
+
+
+def _split_overrides(model_defaults: dict[str, Any], assignments: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Route ``--set`` assignments to model params or training settings (``training.`` prefix optional)."""
+    from searec.training.config import TrainingConfig
+
+    training_keys = set(TrainingConfig().to_dict())
+    model_params: dict[str, Any] = {}
+    training: dict[str, Any] = {}
+    for text in assignments:
+        key, value = _parse_assignment(text)
+        if key.startswith("training."):
+            training[key[len("training."):]] = value
+        elif key in model_defaults:
+            model_params[key] = value
+        elif key in training_keys:
+            training[key] = value
+        else:
+            raise CliError(f"--set {key}: not a hyper-parameter of this model ({sorted(model_defaults)}) nor a "
+                           f"training setting ({sorted(training_keys)})")
+    return model_params, training
+
+
+def _read_params_file(path: Path | None) -> dict[str, Any]:
+    import yaml
+
+    if path is None:
+        return {}
+    if not path.exists():
+        raise CliError(f"{path}: params file not found")
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise CliError(f"{path}: expected a mapping at the top level")
+    return loaded
+
+
+def _columns(args: argparse.Namespace):  # -> InterColumns
+    from searec.data.mmrec import InterColumns
+
+    return InterColumns(user=args.user_column, item=args.item_column, label=args.label_column)
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="MMRec-format dataset folder")
+    parser.add_argument("--user-column", default="userID", help="user id column of the .inter file")
+    parser.add_argument("--item-column", default="itemID", help="item id column of the .inter file")
+    parser.add_argument("--label-column", default="x_label", help="split label column (0/1/2 = train/valid/test)")
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_synth(args: argparse.Namespace) -> int:
+    from searec.data.synth import SynthConfig, write_synthetic_folder
+
+    config = SynthConfig(n_users=args.users, n_items=args.items, image_dim=args.image_dim, text_dim=args.text_dim,
+                         seed=args.seed, n_clusters=args.clusters, mean_interactions=args.mean_interactions)
+    try:
+        write_synthetic_folder(args.out, config, name=args.name)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from searec.data.mmrec import load_mmrec_folder
+    from searec.models import get_model_class
+    from searec.runtime import setup_logging
+    from searec.training.config import TrainingConfig
+    from searec.training.trainer import train_run
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    setup_logging(log_file=args.out / "train.log")
+    model_cls = get_model_class(args.model)
+    params_file = _read_params_file(args.params)
+    model_params = dict((params_file.get("models") or {}).get(model_cls.name) or {})
+    training_values = dict(params_file.get("training") or {})
+    model_overrides, training_overrides = _split_overrides(model_cls.default_params, args.set)
+    model_params.update(model_overrides)
+    training_values.update(training_overrides)
+    training = TrainingConfig.from_mapping(training_values)
+    dataset = load_mmrec_folder(args.data, _columns(args))
+    result = train_run(dataset, model_cls.name, model_params, training, args.seed, args.out)
+    print(json.dumps({"run": str(args.out), "best_epoch": result["best_epoch"], "test": result["test"]}, indent=2))
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from searec.data.mmrec import load_mmrec_folder
+    from searec.training.evaluation import RankingEvaluator, score_matrix_function
+
+    dataset = load_mmrec_folder(args.data, _columns(args))
+    try:
+        scores = np.load(args.scores, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise CliError(f"{args.scores}: cannot load a score matrix ({error}); save a float32 users × items "
+                       f"array with numpy.save") from None
+    expected = (dataset.n_users, dataset.n_items)
+    if scores.ndim != 2 or scores.shape != expected:
+        raise CliError(f"{args.scores}: shape {scores.shape}, expected {expected} (users × items of {args.data}); "
+                       f"row u must hold user u's scores for items 0..{dataset.n_items - 1}")
+    if not np.issubdtype(scores.dtype, np.floating):
+        raise CliError(f"{args.scores}: dtype {scores.dtype}, expected a float array")
+    topk = sorted({int(k) for k in args.k.split(",")})
+    evaluator = RankingEvaluator(dataset, args.split, topk, args.batch_size)
+    result = evaluator.evaluate(score_matrix_function(scores))
+    print(json.dumps({"dataset": dataset.name, "split": args.split, "users": int(result.users.size),
+                      "cold_users_dropped": result.cold_users_dropped, "metrics": result.means()}, indent=2))
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from searec.report.tables import load_run_results, write_tables
+
+    write_tables(load_run_results(args.runs), args.out)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from searec.models import MODEL_REGISTRY
+
+    for name, cls in sorted(MODEL_REGISTRY.items()):
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        module_doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        print(f"{name:12s} {summary or module_doc}\n{'':12s} defaults: {json.dumps(cls.default_params)}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="searec", description="Multimodal recommendation pipeline around SEA (arXiv 2406.08270). "
+                                   "Each sub-command is one pipeline stage.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = sub.add_parser("synth", help="write a synthetic MMRec folder with planted structure")
+    synth.add_argument("--out", type=Path, required=True, help="output folder")
+    synth.add_argument("--users", type=int, required=True)
+    synth.add_argument("--items", type=int, required=True)
+    synth.add_argument("--image-dim", type=int, default=128)
+    synth.add_argument("--text-dim", type=int, default=64)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--clusters", type=int, default=0, help="latent item clusters (0: about sqrt(items)/2)")
+    synth.add_argument("--mean-interactions", type=float, default=8.3, help="mean interactions per user (>= 5)")
+    synth.add_argument("--name", default=None, help="dataset name (default: the folder's name)")
+    synth.set_defaults(func=cmd_synth)
+
+    train = sub.add_parser("train", help="train one model with one seed into a run folder")
+    _add_data_arguments(train)
+    train.add_argument("--model", required=True, help="model name (see `searec models`)")
+    train.add_argument("--out", type=Path, required=True, help="run folder (an existing one is resumed)")
+    train.add_argument("--seed", type=int, default=999)
+    train.add_argument("--params", type=Path, default=None,
+                       help="YAML with `training:` and `models: {NAME: {...}}` sections (e.g. params.yaml)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a model hyper-parameter or training setting (repeatable)")
+    train.set_defaults(func=cmd_train)
+
+    metrics = sub.add_parser("metrics", help="evaluate an external users × items score matrix on our protocol")
+    _add_data_arguments(metrics)
+    metrics.add_argument("--scores", type=Path, required=True, help="float .npy of shape [n_users, n_items]")
+    metrics.add_argument("--split", choices=("valid", "test"), required=True)
+    metrics.add_argument("--k", default="5,10,20,50", help="comma-separated cut-offs")
+    metrics.add_argument("--batch-size", type=int, default=4096)
+    metrics.set_defaults(func=cmd_metrics)
+
+    aggregate = sub.add_parser("aggregate", help="mean ± std tables over seeds from metrics.json files")
+    aggregate.add_argument("--out", type=Path, required=True, help="output prefix, e.g. results/tables/main")
+    aggregate.add_argument("runs", type=Path, nargs="+", help="metrics.json files")
+    aggregate.set_defaults(func=cmd_aggregate)
+
+    models = sub.add_parser("models", help="list the available models and their defaults")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from searec.runtime import setup_logging
+
+    args = build_parser().parse_args(argv)
+    setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        return int(args.func(args))
+    except SearecError as error:
+        print(f"searec {args.command}: error: {error}", file=sys.stderr)
+        return 2

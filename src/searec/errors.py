@@ -1,0 +1,20 @@
+"""User-facing errors: the CLI prints them without a traceback (exit status 2).
+
+Each message names the file, the record or setting, what was expected, and what to do.
+"""
+
+
+class SearecError(ValueError):
+    """Base of every error caused by input the user can fix."""
+
+
+class DatasetError(SearecError):
+    """A dataset file is malformed."""
+
+
+class ModelConfigError(SearecError):
+    """Unknown model name or hyper-parameter, or a value of the wrong type."""
+
+
+class AggregationError(SearecError):
+    """Run results that cannot be aggregated as asked (duplicates, mixed configurations)."""

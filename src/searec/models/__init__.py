@@ -1,0 +1,18 @@
+"""Recommenders behind one interface (:class:`~searec.models.base.Recommender`), by name.
+
+Importing this package registers every model; ``get_model_class("lightgcn")`` finds one.
+"""
+
+from searec.models import bpr, lightgcn  # noqa: F401  (import registers the models)
+from searec.models.base import (
+    MODEL_REGISTRY,
+    ModelConfigError,
+    ModelInputs,
+    Recommender,
+    get_model_class,
+    register_model,
+    resolve_params,
+)
+
+__all__ = ["MODEL_REGISTRY", "ModelConfigError", "ModelInputs", "Recommender", "get_model_class",
+           "register_model", "resolve_params"]

@@ -1,0 +1,1 @@
+"""Training and evaluation: negative sampling, the epoch loop, checkpoints, full-ranking metrics."""

@@ -1,0 +1,329 @@
+"""The training loop: seeded epochs, early stopping, atomic checkpoints, exact resume.
+
+One loop for every model: it only calls the model interface of :mod:`searec.models.base`.
+A run directory holds::
+
+    config.yaml      the resolved configuration (model, params, training, data, seed)
+    checkpoint.pt    state after the last complete epoch (deleted once the run completes)
+    history.csv      one row per epoch: each loss term, validation metrics, seconds
+    model.pt         best-validation state dict (load with torch.load(..., weights_only=True))
+    metrics.json     the result: best epoch, validation and test metrics, timings, provenance
+
+Resuming restores model, optimiser, both random generators and the early-stopping state from
+``checkpoint.pt``, so an interrupted run finishes exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from searec.data.mmrec import FEATURE_SUFFIX, InteractionDataset
+from searec.fileio import atomic_path, write_json_atomic, write_text_atomic
+from searec.models import ModelInputs, Recommender, get_model_class, resolve_params
+from searec.runtime import code_version, seed_everything, show_progress
+from searec.training.config import TrainingConfig
+from searec.training.evaluation import RankingEvaluator, ScoreFunction
+from searec.training.sampling import NegativeSampler
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.csv"
+METRICS = "metrics.json"
+CONFIG = "config.yaml"
+MODEL = "model.pt"
+HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+
+
+class RunConflictError(RuntimeError):
+    """The run directory holds a run with a different configuration."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's result."""
+
+    model: str
+    params: dict[str, Any]
+    training: TrainingConfig
+    seed: int
+    dataset: str
+    inputs: dict[str, str]
+
+    def identity(self) -> dict[str, Any]:
+        """The configuration a checkpoint or finished run must match to be reused."""
+        training = self.training.to_dict()
+        training.pop("device")  # where it runs does not change what it is
+        return {"model": self.model, "params": self.params, "training": training, "seed": self.seed,
+                "dataset": self.dataset, "inputs": self.inputs}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def ranking_score_function(model: Recommender) -> ScoreFunction:
+    """Fresh eval-mode representations, scored batch by batch as inner products."""
+    model.eval()
+    with torch.no_grad():
+        user_repr, item_repr = model.ranking_representations()
+        user_repr, item_repr = user_repr.detach(), item_repr.detach()
+
+    def score_users(users: torch.Tensor) -> torch.Tensor:
+        return user_repr[users] @ item_repr.T
+
+    return score_users
+
+
+def _history_csv(rows: list[dict[str, Any]]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _rng_state_to_torch_safe(rng: np.random.Generator) -> dict[str, Any]:
+    # Large Python ints survive ``weights_only=True`` loading; NumPy scalars would not.
+    state = rng.bit_generator.state
+    return {"bit_generator": state["bit_generator"],
+            "state": {k: int(v) for k, v in state["state"].items()},
+            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"])}
+
+
+class Trainer:
+    """Trains one model on one dataset with one seed into one run directory."""
+
+    def __init__(self, dataset: InteractionDataset, spec: RunSpec, run_dir: Path,
+                 on_epoch_end: Callable[[int], None] | None = None) -> None:
+        self.dataset = dataset
+        self.spec = spec
+        self.config = spec.training
+        self.run_dir = Path(run_dir)
+        self.on_epoch_end = on_epoch_end
+        self.device = resolve_device(self.config.device)
+        self._valid_users: tuple[int, int] = (0, 0)  # (evaluated, dropped cold users), set in run()
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> dict[str, Any]:
+        """Train (or resume, or return the finished result) and write the run directory."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        finished = self._finished_result()
+        if finished is not None:
+            log.info("%s is complete (best epoch %d); nothing to do", self.run_dir, finished["best_epoch"])
+            return finished
+        write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(
+            self.spec.identity() | {"training": self.config.to_dict(), "code_version": code_version()},
+            sort_keys=False))
+
+        seed_everything(self.spec.seed)
+        model_cls = get_model_class(self.spec.model)
+        model = model_cls(ModelInputs.from_dataset(self.dataset), self.spec.params).to(self.device)
+        optimizer = torch.optim.Adam(model.trainable_parameters(), lr=self.config.learning_rate,
+                                     weight_decay=self.config.weight_decay)
+        rng = np.random.default_rng(self.spec.seed)
+        state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "evals_without_improvement": 0,
+                 "history": [], "best_model": None}
+        self._restore(model, optimizer, rng, state)
+
+        sampler = NegativeSampler(self.dataset.n_items, self.dataset.train.users, self.dataset.train.items)
+        valid_evaluator = RankingEvaluator(self.dataset, "valid", self.config.topk, self.config.eval_batch_size,
+                                           self.device)
+        self._valid_users = (int(valid_evaluator.users.size), valid_evaluator.cold_users_dropped)
+        stopped_early = False
+        while state["epoch"] < self.config.epochs:
+            epoch = state["epoch"] + 1
+            row = self._train_epoch(model, optimizer, sampler, rng, epoch)
+            if epoch % self.config.eval_every == 0 or epoch == self.config.epochs:
+                started = time.perf_counter()
+                valid = valid_evaluator.evaluate(ranking_score_function(model)).means()
+                row["eval_seconds"] = time.perf_counter() - started
+                row.update({f"valid_{key}": value for key, value in valid.items()})
+                score = valid[self.config.valid_metric]
+                if score > state["best_score"]:
+                    state.update(best_score=score, best_epoch=epoch, evals_without_improvement=0,
+                                 best_model={k: v.detach().clone() for k, v in model.state_dict().items()})
+                else:
+                    state["evals_without_improvement"] += 1
+                stopped_early = state["evals_without_improvement"] > self.config.patience
+            self._log_epoch(row, state)
+            state["history"].append(row)
+            state["epoch"] = epoch
+            self._save_checkpoint(model, optimizer, rng, state)
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(epoch)
+            if stopped_early:
+                log.info("early stop at epoch %d: %s did not improve for %d evaluations (best %.4f at epoch %d)",
+                         epoch, self.config.valid_metric, state["evals_without_improvement"],
+                         state["best_score"], state["best_epoch"])
+                break
+        return self._finish(model, state)
+
+    # ----------------------------------------------------------------- epochs
+    def _train_epoch(self, model: Recommender, optimizer: torch.optim.Optimizer, sampler: NegativeSampler,
+                     rng: np.random.Generator, epoch: int) -> dict[str, Any]:
+        started = time.perf_counter()
+        model.train()
+        train = self.dataset.train
+        order = rng.permutation(len(train))
+        users = train.users[order]
+        pos_items = train.items[order]
+        neg_items = sampler.sample(users, rng)
+        sums: dict[str, float] = {}
+        n_batches = math.ceil(len(train) / self.config.batch_size)
+        batches = range(n_batches)
+        if show_progress():
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc=f"epoch {epoch}", leave=False, unit="batch")
+        for index in batches:
+            window = slice(index * self.config.batch_size, (index + 1) * self.config.batch_size)
+            batch = [torch.from_numpy(a[window]).to(self.device) for a in (users, pos_items, neg_items)]
+            terms = model.loss_terms(*batch)
+            loss = torch.stack(list(terms.values())).sum()
+            if not torch.isfinite(loss):
+                values = {k: float(v) for k, v in terms.items()}
+                raise FloatingPointError(f"epoch {epoch}, batch {index}: non-finite loss {values}; lower the "
+                                         f"learning rate or check the input features")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            extra = model.after_backward()
+            optimizer.step()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            for key, value in extra.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+        row: dict[str, Any] = {"epoch": epoch}
+        row.update({f"loss_{key}" if key != "loss" else "loss": value / n_batches for key, value in sums.items()})
+        row["train_seconds"] = time.perf_counter() - started
+        return row
+
+    def _log_epoch(self, row: dict[str, Any], state: dict[str, Any]) -> None:
+        terms = ", ".join(f"{k[5:]} {v:.4g}" for k, v in row.items() if k.startswith("loss_"))
+        message = f"epoch {row['epoch']}: loss {row['loss']:.4f} ({terms}) {row['train_seconds']:.2f}s"
+        key = f"valid_{self.config.valid_metric}"
+        if key in row:
+            message += (f" | valid {self.config.valid_metric} {row[key]:.4f} {row['eval_seconds']:.2f}s"
+                        f" | best {state['best_score']:.4f} @ {state['best_epoch']}")
+        log.info(message)
+
+    # ------------------------------------------------------------ persistence
+    def _save_checkpoint(self, model: Recommender, optimizer: torch.optim.Optimizer, rng: np.random.Generator,
+                         state: dict[str, Any]) -> None:
+        payload = {
+            "identity": self.spec.identity(),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "numpy_rng": _rng_state_to_torch_safe(rng),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            **state,
+        }
+        with atomic_path(self.run_dir / CHECKPOINT) as tmp:
+            torch.save(payload, tmp)
+        write_text_atomic(self.run_dir / HISTORY, _history_csv(state["history"]))
+
+    def _restore(self, model: Recommender, optimizer: torch.optim.Optimizer, rng: np.random.Generator,
+                 state: dict[str, Any]) -> None:
+        path = self.run_dir / CHECKPOINT
+        if not path.exists():
+            return
+        payload = torch.load(path, map_location=self.device, weights_only=True)
+        if payload["identity"] != self.spec.identity():
+            raise RunConflictError(
+                f"{path} belongs to a run with a different configuration or data; use another --out "
+                f"directory, or delete {self.run_dir} to start over")
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        rng.bit_generator.state = payload["numpy_rng"]
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        if payload["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in payload["cuda_rng"]])
+        for key in state:
+            state[key] = payload[key]
+        log.info("resuming %s after epoch %d (best %s %.4f at epoch %d)", self.run_dir, state["epoch"],
+                 self.config.valid_metric, state["best_score"], state["best_epoch"])
+
+    def _finished_result(self) -> dict[str, Any] | None:
+        path = self.run_dir / METRICS
+        if not path.exists():
+            return None
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if result.get("identity") != self.spec.identity():
+            raise RunConflictError(f"{path} holds a finished run with a different configuration or data; use "
+                                   f"another --out directory, or delete {self.run_dir} to rerun")
+        return result
+
+    def _finish(self, model: Recommender, state: dict[str, Any]) -> dict[str, Any]:
+        if state["best_model"] is None:
+            raise RuntimeError("no validation evaluation happened; check training.eval_every and epochs")
+        model.load_state_dict(state["best_model"])
+        with atomic_path(self.run_dir / MODEL) as tmp:
+            torch.save(state["best_model"], tmp)
+        test_evaluator = RankingEvaluator(self.dataset, "test", self.config.topk, self.config.eval_batch_size,
+                                          self.device)
+        started = time.perf_counter()
+        test = test_evaluator.evaluate(ranking_score_function(model))
+        test_seconds = time.perf_counter() - started
+        history = state["history"]
+        best_row = next(row for row in history if row["epoch"] == state["best_epoch"])
+        valid = {key[len("valid_"):]: value for key, value in best_row.items() if key.startswith("valid_")}
+        train_seconds = [row["train_seconds"] for row in history]
+        eval_seconds = [row["eval_seconds"] for row in history if "eval_seconds" in row]
+        result = {
+            "model": self.spec.model,
+            "dataset": self.spec.dataset,
+            "seed": self.spec.seed,
+            "best_epoch": state["best_epoch"],
+            "epochs_run": state["epoch"],
+            "valid_metric": self.config.valid_metric,
+            "valid": valid,
+            "test": test.means(),
+            "evaluated_users": {"valid": self._valid_users[0], "test": int(test.users.size)},
+            "cold_users_dropped": {"valid": self._valid_users[1], "test": test.cold_users_dropped},
+            "seconds": {
+                "train_epoch_mean": float(np.mean(train_seconds)),
+                "eval_mean": float(np.mean(eval_seconds)),
+                "total": float(np.sum(train_seconds) + np.sum(eval_seconds) + test_seconds),
+            },
+            "params": self.spec.params | {"training": self.config.to_dict()},
+            "inputs": self.spec.inputs,
+            "code_version": code_version(),
+            "device": str(self.device),
+            "identity": self.spec.identity(),
+        }
+        write_json_atomic(self.run_dir / METRICS, result)
+        (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
+        headline = ", ".join(f"{k} {result['test'][k]:.4f}" for k in HEADLINE_METRICS if k in result["test"])
+        log.info("%s done: best epoch %d; test %s", self.run_dir, state["best_epoch"], headline)
+        return result
+
+
+def train_run(dataset: InteractionDataset, model: str, params: dict[str, Any], training: TrainingConfig,
+              seed: int, run_dir: Path, on_epoch_end: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Resolve the model's parameters and train one run (see :class:`Trainer`)."""
+    model_cls = get_model_class(model)
+    inputs = {name: digest for name, digest in dataset.source_files.items()
+              if model_cls.uses_features or not name.endswith(FEATURE_SUFFIX)}
+    spec = RunSpec(model=model_cls.name, params=resolve_params(model_cls, params), training=training, seed=seed,
+                   dataset=dataset.name, inputs=inputs)
+    return Trainer(dataset, spec, run_dir, on_epoch_end).run()

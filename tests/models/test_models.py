@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from searec.data.mmrec import load_mmrec_folder
+from searec.errors import ModelConfigError
+from searec.models import MODEL_REGISTRY, ModelInputs, get_model_class, resolve_params
+from searec.models.lightgcn import LightGCN
+
+
+@pytest.fixture(scope="module")
+def inputs(tiny_synth: Path) -> ModelInputs:
+    return ModelInputs.from_dataset(load_mmrec_folder(tiny_synth))
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+def test_every_model_follows_the_interface(name: str, inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    model = get_model_class(name)(inputs, {})
+    users, pos, neg = torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 2, 3]), torch.tensor([4, 5, 6, 7])
+    terms = model.loss_terms(users, pos, neg)
+    assert terms and all(t.ndim == 0 and torch.isfinite(t) for t in terms.values())
+    torch.stack(list(terms.values())).sum().backward()
+    grads = [p.grad for p in model.trainable_parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+    model.eval()
+    with torch.no_grad():
+        user_repr, item_repr = model.ranking_representations()
+    assert user_repr.shape[0] == inputs.n_users and item_repr.shape[0] == inputs.n_items
+    assert model.after_backward() == {} or isinstance(model.after_backward(), dict)
+
+
+def test_lightgcn_is_the_mean_of_propagated_layers(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    model = LightGCN(inputs, {"n_layers": 2})
+    dense = model.adjacency.to_dense()
+    ego = torch.cat([model.user_embedding, model.item_embedding]).detach()
+    expected = (ego + dense @ ego + dense @ dense @ ego) / 3
+    users, items = model.propagate()
+    assert torch.allclose(torch.cat([users, items]), expected, atol=1e-5)
+
+
+def test_lightgcn_with_zero_layers_is_matrix_factorisation(inputs: ModelInputs) -> None:
+    model = LightGCN(inputs, {"n_layers": 0})
+    users, items = model.propagate()
+    assert torch.equal(users, model.user_embedding) and torch.equal(items, model.item_embedding)
+
+
+def test_parameter_resolution_checks_names_and_types() -> None:
+    cls = get_model_class("LightGCN")
+    assert resolve_params(cls, {"n_layers": 3.0, "reg_weight": 1}) == {"embedding_size": 64, "n_layers": 3,
+                                                                      "reg_weight": 1.0}
+    with pytest.raises(ModelConfigError, match="no hyper-parameter"):
+        resolve_params(cls, {"layers": 3})
+    with pytest.raises(ModelConfigError, match="expected an integer"):
+        resolve_params(cls, {"n_layers": 2.5})
+    with pytest.raises(ModelConfigError, match="unknown model 'sea2'"):
+        get_model_class("sea2")

@@ -1,0 +1,114 @@
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from searec.data.mmrec import load_mmrec_folder
+from searec.training.config import TrainingConfig
+from searec.training.trainer import CHECKPOINT, RunConflictError, train_run
+
+FAST = TrainingConfig(epochs=8, patience=100, batch_size=256, device="cpu")
+
+
+def _comparable(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in {"seconds", "code_version"}}
+
+
+def _history(run_dir: Path) -> list[dict]:
+    with open(run_dir / "history.csv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("model", ["bpr", "lightgcn"])
+def test_loss_falls_and_run_directory_is_complete(model: str, small_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(small_synth)
+    result = train_run(dataset, model, {}, FAST, seed=1, run_dir=tmp_path)
+    history = _history(tmp_path)
+    assert len(history) == 8
+    assert float(history[-1]["loss"]) < float(history[0]["loss"])
+    assert {"loss_bpr", "loss_reg", "train_seconds", "eval_seconds", "valid_recall@20"} <= set(history[0])
+    for key in ("model", "dataset", "seed", "best_epoch", "epochs_run", "valid", "test", "seconds", "params",
+                "inputs", "code_version"):
+        assert key in result
+    for split in ("valid", "test"):
+        assert {f"{m}@{k}" for m in ("recall", "ndcg", "precision", "map") for k in (5, 10, 20, 50)} == set(result[split])
+    assert set(result["seconds"]) == {"train_epoch_mean", "eval_mean", "total"}
+    assert result["params"]["embedding_size"] == 64 and result["params"]["training"]["epochs"] == 8
+    assert set(result["inputs"]) == {"small.inter"}  # ID-only models do not record the unused features
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["test"] == result["test"]
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert state["user_embedding"].shape == (600, 64)
+    assert not (tmp_path / CHECKPOINT).exists()
+    assert (tmp_path / "config.yaml").exists()
+
+
+def test_models_learn_the_planted_preferences(small_synth: Path, tmp_path: Path) -> None:
+    """Trained models must beat popularity-free chance by a wide margin on validation Recall@20."""
+    dataset = load_mmrec_folder(small_synth)
+    config = TrainingConfig(epochs=40, patience=100, batch_size=512, learning_rate=5e-3, device="cpu")
+    result = train_run(dataset, "lightgcn", {}, config, seed=0, run_dir=tmp_path)
+    chance = 20 / dataset.n_items
+    assert result["valid"]["recall@20"] > 2 * chance
+
+
+def test_fixed_seed_reproduces_the_run(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    first = train_run(dataset, "lightgcn", {}, FAST, seed=4, run_dir=tmp_path / "a")
+    second = train_run(dataset, "lightgcn", {}, FAST, seed=4, run_dir=tmp_path / "b")
+    other = train_run(dataset, "lightgcn", {}, FAST, seed=5, run_dir=tmp_path / "c")
+    assert _comparable(first) == _comparable(second)
+    assert first["test"] != other["test"]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=12, patience=3, batch_size=128, device="cpu")
+    reference = train_run(dataset, "bpr", {"reg_weight": 1e-3}, config, seed=2, run_dir=tmp_path / "whole")
+
+    def interrupt_after_four(epoch: int) -> None:
+        if epoch == 4:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train_run(dataset, "bpr", {"reg_weight": 1e-3}, config, seed=2, run_dir=tmp_path / "cut",
+                  on_epoch_end=interrupt_after_four)
+    assert (tmp_path / "cut" / CHECKPOINT).exists() and not (tmp_path / "cut" / "metrics.json").exists()
+    assert len(_history(tmp_path / "cut")) == 4
+    resumed = train_run(dataset, "bpr", {"reg_weight": 1e-3}, config, seed=2, run_dir=tmp_path / "cut")
+    assert _comparable(resumed) == _comparable(reference)
+    whole, cut = _history(tmp_path / "whole"), _history(tmp_path / "cut")
+    drop_time = lambda rows: [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]  # noqa: E731
+    assert drop_time(whole) == drop_time(cut)
+
+
+def test_finished_run_is_reused_and_a_different_config_refused(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=2, device="cpu")
+    first = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path)
+    again = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path)
+    assert again == json.loads(json.dumps(first))
+    with pytest.raises(RunConflictError, match="different configuration"):
+        train_run(dataset, "bpr", {"reg_weight": 0.5}, config, seed=0, run_dir=tmp_path)
+
+
+def test_early_stopping_counts_evaluations_without_improvement(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=200, patience=2, learning_rate=0.05, batch_size=64, device="cpu")
+    result = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path)
+    assert result["epochs_run"] < 200
+    assert result["epochs_run"] == result["best_epoch"] + config.patience + 1
+
+
+def test_evaluation_every_n_epochs(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=7, eval_every=3, patience=100, device="cpu")
+    train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path)
+    evaluated = [int(row["epoch"]) for row in _history(tmp_path) if row["valid_recall@20"]]
+    assert evaluated == [3, 6, 7]
