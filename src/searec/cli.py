@@ -97,10 +97,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from searec.models import get_model_class
     from searec.runtime import setup_logging
     from searec.training.config import TrainingConfig
-    from searec.training.trainer import train_run
+    from searec.training.trainer import CHECKPOINT, METRICS, train_run
 
     args.out.mkdir(parents=True, exist_ok=True)
-    setup_logging(log_file=args.out / "train.log")
+    log_file = args.out / "train.log"
+    if not (args.out / CHECKPOINT).exists() and not (args.out / METRICS).exists():
+        log_file.unlink(missing_ok=True)  # a fresh run starts a fresh log; a resumed one appends
+    setup_logging(log_file=log_file)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     model_cls = get_model_class(args.model)
     params_file = _read_params_file(args.params)
     model_params = dict((params_file.get("models") or {}).get(model_cls.name) or {})
@@ -142,9 +149,24 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
+    from searec.layout import experiment_runs, run_dir
     from searec.report.tables import load_run_results, write_tables
 
-    write_tables(load_run_results(args.runs), args.out)
+    runs = list(args.runs)
+    if args.experiment:
+        if runs:
+            raise CliError("give either metrics.json files or --experiment, not both")
+        try:
+            declared = experiment_runs(_read_params_file(args.params), args.experiment)
+        except KeyError as error:
+            raise CliError(f"{args.params}: {error.args[0]}") from None
+        runs = [args.runs_root / run_dir(d, m, s).relative_to("runs") / "metrics.json" for d, m, s in declared]
+    if not runs:
+        raise CliError("no runs to aggregate: pass metrics.json files or --experiment NAME")
+    missing = [str(path) for path in runs if not path.exists()]
+    if missing:
+        raise CliError(f"{len(missing)} run(s) have no metrics.json yet: {', '.join(missing[:5])}; train them first")
+    write_tables(load_run_results(runs), args.out)
     return 0
 
 
@@ -185,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=999)
     train.add_argument("--params", type=Path, default=None,
                        help="YAML with `training:` and `models: {NAME: {...}}` sections (e.g. params.yaml)")
+    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a model hyper-parameter or training setting (repeatable)")
     train.set_defaults(func=cmd_train)
@@ -199,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     aggregate = sub.add_parser("aggregate", help="mean ± std tables over seeds from metrics.json files")
     aggregate.add_argument("--out", type=Path, required=True, help="output prefix, e.g. results/tables/main")
-    aggregate.add_argument("runs", type=Path, nargs="+", help="metrics.json files")
+    aggregate.add_argument("--experiment", help="aggregate the runs this experiment of --params declares")
+    aggregate.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (with --experiment)")
+    aggregate.add_argument("--runs-root", type=Path, default=Path("runs"), help="root of run folders (with --experiment)")
+    aggregate.add_argument("runs", type=Path, nargs="*", help="metrics.json files")
     aggregate.set_defaults(func=cmd_aggregate)
 
     models = sub.add_parser("models", help="list the available models and their defaults")

@@ -58,3 +58,8 @@ def test_parameter_resolution_checks_names_and_types() -> None:
         resolve_params(cls, {"n_layers": 2.5})
     with pytest.raises(ModelConfigError, match="unknown model 'sea2'"):
         get_model_class("sea2")
+
+
+def test_exponent_floats_written_without_a_dot_are_numbers() -> None:
+    """PyYAML reads `1e-5` as a string; a hyper-parameter must still get the number."""
+    assert resolve_params(get_model_class("bpr"), {"reg_weight": "1e-5"})["reg_weight"] == 1e-5

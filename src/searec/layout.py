@@ -1,0 +1,38 @@
+"""Where artifacts live. The Snakefile, dvc.yaml and the CLI all follow these paths.
+
+A path tells what a file is (DESIGN.md)::
+
+    data/mmrec/<dataset>/                       MMRec-format folder a model trains on
+    runs/<dataset>/<model>/<variant>/seed-<s>/  one training run (metrics.json, model.pt, ...)
+    results/tables/<experiment>.{csv,md}        aggregated tables
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_VARIANT = "default"
+RUN_OUTPUTS = ("metrics.json", "model.pt", "history.csv", "config.yaml")
+
+
+def mmrec_dir(dataset: str) -> Path:
+    return Path("data") / "mmrec" / dataset
+
+
+def run_dir(dataset: str, model: str, seed: int | str, variant: str = DEFAULT_VARIANT) -> Path:
+    return Path("runs") / dataset / model / variant / f"seed-{seed}"
+
+
+def table_prefix(experiment: str) -> Path:
+    return Path("results") / "tables" / experiment
+
+
+def experiment_runs(params: Mapping[str, Any], experiment: str) -> list[tuple[str, str, int]]:
+    """(dataset, model, seed) of every run an experiment of ``params.yaml`` declares."""
+    try:
+        spec = params["experiments"][experiment]
+        return [(d, m, int(s)) for d in spec["datasets"] for m in spec["models"] for s in params["seeds"]]
+    except (KeyError, TypeError) as error:
+        raise KeyError(f"params: experiments.{experiment}.datasets / .models and seeds are required ({error})") from None

@@ -1,0 +1,67 @@
+"""The command line as users call it: exit codes, JSON output, errors without tracebacks."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searec.cli import main
+from searec.data.mmrec import load_mmrec_folder
+from searec.training.evaluation import RankingEvaluator, score_matrix_function
+
+
+def test_help_lists_every_stage() -> None:
+    out = subprocess.run([sys.executable, "-m", "searec", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("synth", "train", "metrics", "aggregate", "models"):
+        assert command in out
+
+
+def test_synth_train_metrics_aggregate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "toy"
+    assert main(["synth", "--out", str(data), "--users", "80", "--items", "40", "--image-dim", "8",
+                 "--text-dim", "4", "--seed", "1"]) == 0
+    params = tmp_path / "params.yaml"
+    params.write_text("training: {epochs: 3, batch_size: 128, device: cpu}\nmodels: {bpr: {reg_weight: 0.001}}\n")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--model", "BPR", "--out", str(run), "--seed", "3",
+                 "--params", str(params), "--set", "epochs=2", "--set", "embedding_size=16"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert printed["test"] == metrics["test"]
+    assert metrics["params"]["reg_weight"] == 0.001 and metrics["params"]["embedding_size"] == 16
+    assert metrics["params"]["training"]["epochs"] == 2 and metrics["epochs_run"] == 2
+    assert (run / "train.log").read_text().count("epoch 2:") == 1
+
+    scores = np.random.default_rng(0).normal(size=(80, 40)).astype(np.float32)
+    np.save(tmp_path / "scores.npy", scores)
+    assert main(["metrics", "--data", str(data), "--scores", str(tmp_path / "scores.npy"), "--split", "test",
+                 "--k", "10,20"]) == 0
+    reported = json.loads(capsys.readouterr().out)
+    expected = RankingEvaluator(load_mmrec_folder(data), "test", (10, 20)).evaluate(score_matrix_function(scores))
+    assert reported["metrics"] == pytest.approx(expected.means())
+    assert set(reported["metrics"]) == {f"{m}@{k}" for m in ("recall", "ndcg", "precision", "map") for k in (10, 20)}
+
+    assert main(["aggregate", "--out", str(tmp_path / "tables" / "main"), str(run / "metrics.json")]) == 0
+    assert "| bpr |" in (tmp_path / "tables" / "main.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--data", "{data}", "--model", "nope", "--out", "{tmp}/r"], "unknown model 'nope'"),
+        (["train", "--data", "{data}", "--model", "bpr", "--out", "{tmp}/r", "--set", "layers=2"],
+         "--set layers: not a hyper-parameter"),
+        (["train", "--data", "{tmp}/missing", "--model", "bpr", "--out", "{tmp}/r"], "not a folder"),
+        (["metrics", "--data", "{data}", "--scores", "{tmp}/wrong.npy", "--split", "valid"], "expected (120, 60)"),
+    ],
+)
+def test_user_errors_exit_2_with_a_message(argv: list[str], message: str, tiny_synth: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 3), dtype=np.float32))
+    argv = [a.format(data=tiny_synth, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

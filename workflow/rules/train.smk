@@ -1,0 +1,21 @@
+rule train:
+    """Train one model with one seed; early stopping on validation, test evaluated once."""
+    input:
+        data=str(mmrec_dir("{dataset}")),
+    output:
+        metrics=str(run_dir("{dataset}", "{model}", "{seed}") / "metrics.json"),
+        model=str(run_dir("{dataset}", "{model}", "{seed}") / "model.pt"),
+        history=str(run_dir("{dataset}", "{model}", "{seed}") / "history.csv"),
+        config=str(run_dir("{dataset}", "{model}", "{seed}") / "config.yaml"),
+    params:
+        searec=SEAREC,
+        run_dir=lambda wildcards: str(run_dir(wildcards.dataset, wildcards.model, wildcards.seed)),
+        overrides=training_overrides,
+    threads: 1  # one intra-op thread per run: parallel runs, no OpenMP oversubscription
+    conda:
+        "../../environment.yml"
+    log:
+        "logs/train/{dataset}/{model}/default/seed-{seed}.log",
+    shell:
+        "{params.searec} train --data {input.data} --model {wildcards.model} --seed {wildcards.seed} "
+        "--out {params.run_dir} --threads {threads} {params.overrides} 2> {log}"
