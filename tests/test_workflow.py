@@ -1,0 +1,130 @@
+"""The pipeline backbone: Snakemake and DVC declare the same DAG and produce the same results."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import PROJECT_ROOT
+
+WORKFLOW_FILES = ("Snakefile", "workflow", "dvc.yaml", ".dvcignore", "environment.yml")
+TINY_PARAMS = {
+    "datasets": {"toy": {"source": "synth", "users": 60, "items": 40, "image_dim": 8, "text_dim": 4, "seed": 1}},
+    "experiments": {"main": {"datasets": ["toy"], "models": ["bpr", "lightgcn"]}},
+    "seeds": [0, 1],
+    "training": {"epochs": 3, "patience": 20, "eval_every": 1, "batch_size": 128, "learning_rate": 0.01,
+                 "weight_decay": 0.0, "eval_batch_size": 64, "topk": [5, 10, 20], "valid_metric": "recall@20",
+                 "device": "cpu"},
+    "models": {"bpr": {"embedding_size": 16, "reg_weight": 1.0e-3}, "lightgcn": {"embedding_size": 16,
+                                                                                 "n_layers": 2, "reg_weight": 1.0e-4}},
+}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    done = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def _snakemake_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
+    """(jobs per rule, {(rule, output)}) of a forced dry run, 'all' excluded."""
+    summary = _run([sys.executable, "-m", "snakemake", "--summary", "--cores", "1"], cwd)
+    outputs = set()
+    for line in summary.splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 3 and fields[0] != "output_file":
+            outputs.add((fields[2], fields[0]))
+    dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--cores", "1"], cwd)
+    jobs = Counter()
+    for rule, count in re.findall(r"^(\w+)\s+(\d+)$", dry, flags=re.MULTILINE):
+        if rule not in {"all", "total"}:
+            jobs[rule] = int(count)
+    return jobs, outputs
+
+
+def _dvc_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
+    code = (
+        "import json; from dvc.repo import Repo\n"
+        "repo = Repo('.')\n"
+        "print(json.dumps([[s.name, [str(o.def_path) for o in s.outs]] for s in repo.index.stages]))"
+    )
+    stages = json.loads(_run([sys.executable, "-c", code], cwd))
+    jobs = Counter(name.split("@")[0] for name, _ in stages)
+    outputs = {(name.split("@")[0], out) for name, outs in stages for out in outs}
+    return jobs, outputs
+
+
+def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -> None:
+    for name in WORKFLOW_FILES + ("params.yaml",):
+        source = PROJECT_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], tmp_path)
+    snakemake_jobs, snakemake_outputs = _snakemake_dag(tmp_path)
+    dvc_jobs, dvc_outputs = _dvc_dag(tmp_path)
+    assert snakemake_jobs == dvc_jobs
+    assert snakemake_outputs == dvc_outputs
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    main = params["experiments"]["main"]
+    assert dvc_jobs["train"] == len(main["datasets"]) * len(main["models"]) * len(params["seeds"])
+
+
+def test_repository_dvc_config_disables_analytics() -> None:
+    config = (PROJECT_ROOT / ".dvc" / "config").read_text()
+    assert re.search(r"analytics\s*=\s*false", config)
+
+
+def test_snakemake_lint_is_clean() -> None:
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=PROJECT_ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Congratulations" in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def _workspace(root: Path) -> Path:
+    root.mkdir()
+    for name in WORKFLOW_FILES:
+        source = PROJECT_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    return root
+
+
+@pytest.mark.slow
+def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
+    with_snakemake = _workspace(tmp_path / "snakemake")
+    _run([sys.executable, "-m", "snakemake", "--cores", "2"], with_snakemake)
+    with_dvc = _workspace(tmp_path / "dvc")
+    _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], with_dvc)
+    _run([sys.executable, "-m", "dvc", "repro", "--quiet"], with_dvc)
+
+    runs = [(m, s) for m in ("bpr", "lightgcn") for s in (0, 1)]
+    for model, seed in runs:
+        path = Path("runs") / "toy" / model / "default" / f"seed-{seed}" / "metrics.json"
+        a = json.loads((with_snakemake / path).read_text())
+        b = json.loads((with_dvc / path).read_text())
+        assert a["epochs_run"] == 3 and a["params"]["training"]["epochs"] == 3
+        for key in ("best_epoch", "valid", "test", "params", "inputs"):
+            assert a[key] == b[key], (path, key)
+    table_a = pd.read_csv(with_snakemake / "results" / "tables" / "main.csv")
+    table_b = pd.read_csv(with_dvc / "results" / "tables" / "main.csv")
+    pd.testing.assert_frame_equal(table_a, table_b)
+    assert set(table_a["model"]) == {"bpr", "lightgcn"} and (table_a["n_seeds"] == 2).all()
+    assert (with_dvc / "dvc.lock").exists()
+    metrics_show = _run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], with_dvc)
+    assert "recall@20" in metrics_show
