@@ -42,3 +42,18 @@ def test_sparse_propagation_equals_dense_powers() -> None:
     assert len(layers) == 4
     for power, layer in enumerate(layers):
         assert torch.allclose(layer, torch.linalg.matrix_power(dense, power) @ x, atol=1e-5)
+
+
+def test_symmetric_propagation_gradient_equals_dense_autograd() -> None:
+    adjacency = normalized_adjacency(6, 5, np.array([0, 1, 2, 3, 4, 5, 0, 2]), np.array([0, 1, 2, 3, 4, 0, 4, 1]))
+    sparse = sparse_tensor(adjacency)
+    dense = torch.from_numpy(adjacency.toarray())
+    x = torch.randn(11, 4, dtype=torch.float32, requires_grad=True)
+    weights = torch.randn(11, 4)
+    (torch.stack(propagate_layers(sparse, x, 3)).sum(0) * weights).sum().backward()
+    expected_x = x.detach().clone().requires_grad_(True)
+    layers = [expected_x]
+    for _ in range(3):
+        layers.append(dense @ layers[-1])
+    (torch.stack(layers).sum(0) * weights).sum().backward()
+    assert torch.allclose(x.grad, expected_x.grad, atol=1e-5)

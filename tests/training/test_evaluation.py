@@ -107,3 +107,14 @@ def test_caller_scores_are_not_modified(dataset) -> None:
     scores = SCORES.copy()
     RankingEvaluator(dataset, "valid", TOPK).evaluate(score_matrix_function(scores))
     assert np.array_equal(scores, SCORES)
+
+
+def test_infinite_scores_are_refused_and_huge_finite_scores_are_not(dataset) -> None:
+    scores = SCORES.copy()
+    scores[2, 5] = np.inf
+    with pytest.raises(NonFiniteScoresError, match="user 2"):
+        RankingEvaluator(dataset, "valid", TOPK).evaluate(score_matrix_function(scores))
+    huge = np.full_like(SCORES, 3e38)  # row sums overflow, yet every score is finite
+    huge[:, 3] = 1e38
+    result = RankingEvaluator(dataset, "valid", TOPK).evaluate(score_matrix_function(huge))
+    assert result.users.size == 3

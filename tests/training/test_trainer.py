@@ -112,3 +112,34 @@ def test_evaluation_every_n_epochs(tiny_synth: Path, tmp_path: Path) -> None:
     train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path)
     evaluated = [int(row["epoch"]) for row in _history(tmp_path) if row["valid_recall@20"]]
     assert evaluated == [3, 6, 7]
+
+
+@pytest.mark.slow
+def test_killed_process_resumes_to_the_same_result(tiny_synth: Path, tmp_path: Path) -> None:
+    """SIGKILL mid-run (no cleanup at all), then `searec train` again: same result as uninterrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "searec", "train", "--data", str(tiny_synth), "--model", "lightgcn",
+               "--seed", "6", "--threads", "1", "--set", "epochs=150", "--set", "patience=1000",
+               "--set", "batch_size=64", "--set", "device=cpu"]
+    subprocess.run(command + ["--out", str(tmp_path / "whole")], check=True, capture_output=True, timeout=600)
+    process = subprocess.Popen(command + ["--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    history = tmp_path / "killed" / "history.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) > 10:
+            break
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "killed" / "metrics.json").exists(), "the run finished before it could be killed"
+    subprocess.run(command + ["--out", str(tmp_path / "killed")], check=True, capture_output=True, timeout=600)
+    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    killed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert _comparable(whole) == _comparable(killed)
+    assert "resuming" in (tmp_path / "killed" / "train.log").read_text()

@@ -77,6 +77,22 @@ def ranking_metrics(hits: torch.Tensor, n_held_out: torch.Tensor, topk: Sequence
     return out
 
 
+def _check_finite(scores: torch.Tensor, users: torch.Tensor) -> None:
+    """Raise if any score is NaN or ±inf.
+
+    A row sum is NaN or infinite whenever the row holds a non-finite value, and costs a twentieth
+    of ``torch.isfinite`` over the matrix; only a suspicious row sum (possibly mere overflow) is
+    checked element by element.
+    """
+    row_sums = scores.sum(dim=1)
+    if bool(torch.isfinite(row_sums).all()):
+        return
+    bad_rows = ~torch.isfinite(scores).all(dim=1)
+    if bool(bad_rows.any()):
+        bad_row = int(torch.nonzero(bad_rows)[0, 0])
+        raise NonFiniteScoresError(f"scores of user {int(users[bad_row])} contain NaN or inf")
+
+
 @dataclass
 class RankingEvaluation:
     """Per-user metric values of one evaluation, plus their means."""
@@ -94,8 +110,7 @@ class _UserBatch:
     users: torch.Tensor
     mask_rows: torch.Tensor
     mask_cols: torch.Tensor
-    held_out_rows: torch.Tensor
-    held_out_cols: torch.Tensor
+    held_out_keys: torch.Tensor  # sorted row_in_batch * n_items + item of the held-out pairs
     n_held_out: torch.Tensor
 
 
@@ -136,9 +151,23 @@ class RankingEvaluator:
             self._batches.append(_UserBatch(
                 users=torch.from_numpy(users.astype(np.int64)).to(self.device),
                 mask_rows=mask_rows.to(self.device), mask_cols=mask_cols.to(self.device),
-                held_out_rows=held_rows.to(self.device), held_out_cols=held_cols.to(self.device),
+                held_out_keys=torch.sort(held_rows * self.n_items + held_cols).values.to(self.device),
                 n_held_out=n_held_out.to(self.device),
             ))
+
+    def _is_held_out(self, batch: _UserBatch, top_items: torch.Tensor) -> torch.Tensor:
+        """Boolean ``[B, k]``: is ``top_items[b, r]`` one of user b's held-out items?
+
+        A binary search of (row, item) keys among the batch's sorted held-out keys: no dense
+        users × items indicator, no per-user loop.
+        """
+        rows = torch.arange(top_items.shape[0], device=top_items.device).unsqueeze(1)
+        queries = rows * self.n_items + top_items
+        keys = batch.held_out_keys
+        if keys.numel() == 0:
+            return torch.zeros_like(queries, dtype=torch.bool)
+        position = torch.searchsorted(keys, queries.reshape(-1)).clamp_(max=keys.numel() - 1)
+        return (keys[position] == queries.reshape(-1)).reshape(queries.shape)
 
     @torch.no_grad()
     def evaluate(self, score_users: ScoreFunction) -> RankingEvaluation:
@@ -151,16 +180,11 @@ class RankingEvaluator:
             if scores.shape != (batch.users.numel(), self.n_items):
                 raise ValueError(f"score function returned shape {tuple(scores.shape)}, expected "
                                  f"({batch.users.numel()}, {self.n_items})")
-            finite = torch.isfinite(scores)
-            if not bool(finite.all()):
-                bad_row = int(torch.nonzero(~finite.all(dim=1))[0, 0])
-                raise NonFiniteScoresError(f"scores of user {int(batch.users[bad_row])} contain NaN or inf")
+            _check_finite(scores, batch.users)
             scores[batch.mask_rows, batch.mask_cols] = -math.inf
             top_items = torch.topk(scores, ranked_k, dim=1).indices
-            is_held_out = torch.zeros(scores.shape, dtype=torch.bool, device=self.device)
-            is_held_out[batch.held_out_rows, batch.held_out_cols] = True
             hits = torch.zeros(scores.shape[0], max_k, dtype=torch.bool, device=self.device)
-            hits[:, :ranked_k] = is_held_out.gather(1, top_items)
+            hits[:, :ranked_k] = self._is_held_out(batch, top_items)
             for key, values in ranking_metrics(hits, batch.n_held_out, self.topk).items():
                 per_user.setdefault(key, []).append(values.cpu())
         if not self._batches:
@@ -180,6 +204,7 @@ def score_matrix_function(scores: np.ndarray) -> ScoreFunction:
     """
 
     def score_users(users: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(np.array(scores[users.cpu().numpy()], dtype=np.float32))
+        rows = scores[users.cpu().numpy()]  # fancy indexing copies
+        return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.float32))
 
     return score_users
