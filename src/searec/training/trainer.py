@@ -65,10 +65,21 @@ class RunSpec:
 
     def identity(self) -> dict[str, Any]:
         """The configuration a checkpoint or finished run must match to be reused."""
-        training = self.training.to_dict()
-        training.pop("device")  # where it runs does not change what it is
-        return {"model": self.model, "params": self.params, "training": training, "seed": self.seed,
-                "dataset": self.dataset, "inputs": self.inputs}
+        return _identity(self.model, self.params, self.training.to_dict(), self.seed, self.dataset, self.inputs)
+
+
+def _identity(model: str, params: dict[str, Any], training: dict[str, Any], seed: int, dataset: str,
+              inputs: dict[str, str]) -> dict[str, Any]:
+    training = {key: value for key, value in training.items() if key != "device"}  # where it runs is not what it is
+    return {"model": model, "params": params, "training": training, "seed": seed, "dataset": dataset,
+            "inputs": inputs}
+
+
+def result_identity(result: dict[str, Any]) -> dict[str, Any]:
+    """The identity of a finished run, read back from its ``metrics.json``."""
+    params = {key: value for key, value in result["params"].items() if key != "training"}
+    return _identity(result["model"], params, result["params"]["training"], result["seed"], result["dataset"],
+                     result["inputs"])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -268,7 +279,7 @@ class Trainer:
         if not path.exists():
             return None
         result = json.loads(path.read_text(encoding="utf-8"))
-        if result.get("identity") != self.spec.identity():
+        if result_identity(result) != self.spec.identity():
             raise RunConflictError(f"{path} holds a finished run with a different configuration or data; use "
                                    f"another --out directory, or delete {self.run_dir} to rerun")
         return result
@@ -309,7 +320,6 @@ class Trainer:
             "inputs": self.spec.inputs,
             "code_version": code_version(),
             "device": str(self.device),
-            "identity": self.spec.identity(),
         }
         write_json_atomic(self.run_dir / METRICS, result)
         (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
