@@ -5,7 +5,7 @@ import pytest
 
 from searec.data.mmrec import InterColumns, load_mmrec_folder, write_mmrec_folder
 from searec.errors import DatasetError
-from tests.conftest import write_inter
+from tests.conftest import shared_dataset, write_inter
 
 GOOD_ROWS = [(0, 0, 0), (0, 1, 0), (0, 2, 1), (1, 1, 0), (1, 2, 2), (2, 0, 0), (2, 3, 1)]
 
@@ -100,3 +100,20 @@ def test_write_then_load_round_trip(tmp_path: Path) -> None:
     dataset = load_mmrec_folder(tmp_path)
     assert np.array_equal(dataset.features["image"], image)
     assert sorted(zip(dataset.train.users, dataset.train.items)) == [(0, 0), (0, 1), (1, 1), (2, 0)]
+
+
+@pytest.mark.shared_data
+def test_real_baby_folder_loads_with_mmrec_counts() -> None:
+    dataset = load_mmrec_folder(shared_dataset("baby"))
+    assert (dataset.n_users, dataset.n_items) == (19_445, 7_050)
+    assert sum(len(part) for part in dataset.splits.values()) == 160_792
+    assert dataset.features == {}
+
+
+@pytest.mark.shared_data
+def test_real_tiktok_folder_loads_two_float16_modalities_as_float32() -> None:
+    dataset = load_mmrec_folder(shared_dataset("tiktok"))
+    assert (dataset.n_users, dataset.n_items) == (9_308, 6_710)
+    assert [len(dataset.splits[s]) for s in ("train", "valid", "test")] == [59_541, 3_051, 6_130]
+    assert {m: f.shape for m, f in dataset.features.items()} == {"image": (6_710, 128), "audio": (6_710, 128)}
+    assert all(f.dtype == np.float32 and np.isfinite(f).all() for f in dataset.features.values())
