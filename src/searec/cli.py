@@ -66,7 +66,7 @@ def _read_params_file(path: Path | None) -> dict[str, Any]:
     return loaded
 
 
-def _columns(args: argparse.Namespace):  # -> InterColumns
+def _columns(args: argparse.Namespace) -> InterColumns:
     from searec.data.mmrec import InterColumns
 
     return InterColumns(user=args.user_column, item=args.item_column, label=args.label_column)
