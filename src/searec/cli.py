@@ -11,12 +11,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-log = logging.getLogger("searec")
-
+from typing import TYPE_CHECKING, Any
 
 from searec.errors import SearecError
+
+if TYPE_CHECKING:
+    from searec.data.mmrec import InterColumns
+
+log = logging.getLogger("searec")
 
 
 class CliError(SearecError):
@@ -174,9 +176,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from searec.models import MODEL_REGISTRY
 
     for name, cls in sorted(MODEL_REGISTRY.items()):
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        module_doc = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        print(f"{name:12s} {summary or module_doc}\n{'':12s} defaults: {json.dumps(cls.default_params)}")
+        summary = (sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        print(f"{name:12s} {summary}\n{'':12s} defaults: {json.dumps(cls.default_params)}")
     return 0
 
 
