@@ -155,10 +155,10 @@ def main() -> None:
         "score matrix (searec metrics: rows of a .npy)": score_matrix_function(matrix),
     }
     for label, score_users in scorers.items():
-        ours_total, ours_result = best_of(args.repeats, lambda: ours.evaluate(score_users).means())
-        mmrec_total, mmrec_result = best_of(args.repeats, lambda: reference.evaluate(score_users))
-        shared, topk_index = best_of(args.repeats, lambda: reference.collect(score_users))
-        mmrec_logic, _ = best_of(args.repeats, lambda: reference.metrics(topk_index))
+        ours_total, ours_result = best_of(args.repeats, lambda f=score_users: ours.evaluate(f).means())
+        mmrec_total, mmrec_result = best_of(args.repeats, lambda f=score_users: reference.evaluate(f))
+        shared, topk_index = best_of(args.repeats, lambda f=score_users: reference.collect(f))
+        mmrec_logic, _ = best_of(args.repeats, lambda top=topk_index: reference.metrics(top))
         ours_logic = ours_total - shared
         difference = max(abs(ours_result[k] - mmrec_result[k]) for k in ours_result)
         print(f"\n{label}")

@@ -18,8 +18,6 @@ from searec.errors import SearecError
 if TYPE_CHECKING:
     from searec.data.mmrec import InterColumns
 
-log = logging.getLogger("searec")
-
 
 class CliError(SearecError):
     """A wrong command-line argument."""
