@@ -88,6 +88,22 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_synth: Path, tmp_path: 
     assert drop_time(whole) == drop_time(cut)
 
 
+def test_run_interrupted_right_after_its_stopping_epoch_stops_on_resume(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=200, patience=2, learning_rate=0.05, batch_size=64, device="cpu")
+    reference = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "whole")
+    assert reference["epochs_run"] < 200
+
+    def interrupt_at_the_stop(epoch: int) -> None:
+        if epoch == reference["epochs_run"]:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "cut", on_epoch_end=interrupt_at_the_stop)
+    resumed = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "cut")
+    assert _comparable(resumed) == _comparable(reference)
+
+
 def test_finished_run_is_reused_and_a_different_config_refused(tiny_synth: Path, tmp_path: Path) -> None:
     dataset = load_mmrec_folder(tiny_synth)
     config = TrainingConfig(epochs=2, device="cpu")

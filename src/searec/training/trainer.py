@@ -159,8 +159,7 @@ class Trainer:
         valid_evaluator = RankingEvaluator(self.dataset, "valid", self.config.topk, self.config.eval_batch_size,
                                            self.device)
         self._valid_users = (int(valid_evaluator.users.size), valid_evaluator.cold_users_dropped)
-        stopped_early = False
-        while state["epoch"] < self.config.epochs:
+        while state["epoch"] < self.config.epochs and not self._patience_exhausted(state):
             epoch = state["epoch"] + 1
             row = self._train_epoch(model, optimizer, sampler, rng, epoch)
             if epoch % self.config.eval_every == 0 or epoch == self.config.epochs:
@@ -174,19 +173,25 @@ class Trainer:
                                  best_model={k: v.detach().clone() for k, v in model.state_dict().items()})
                 else:
                     state["evals_without_improvement"] += 1
-                stopped_early = state["evals_without_improvement"] > self.config.patience
             self._log_epoch(row, state)
             state["history"].append(row)
             state["epoch"] = epoch
             self._save_checkpoint(model, optimizer, rng, state)
             if self.on_epoch_end is not None:
                 self.on_epoch_end(epoch)
-            if stopped_early:
-                log.info("early stop at epoch %d: %s did not improve for %d evaluations (best %.4f at epoch %d)",
-                         epoch, self.config.valid_metric, state["evals_without_improvement"],
-                         state["best_score"], state["best_epoch"])
-                break
+        if self._patience_exhausted(state):
+            log.info("early stop at epoch %d: %s did not improve for %d evaluations (best %.4f at epoch %d)",
+                     state["epoch"], self.config.valid_metric, state["evals_without_improvement"],
+                     state["best_score"], state["best_epoch"])
         return self._finish(model, state)
+
+    def _patience_exhausted(self, state: dict[str, Any]) -> bool:
+        """MMRec's rule: stop once more than ``patience`` evaluations in a row brought no improvement.
+
+        Read from the (possibly restored) state, so a run interrupted right after its stopping
+        epoch stops on resume instead of training on.
+        """
+        return state["evals_without_improvement"] > self.config.patience
 
     # ----------------------------------------------------------------- epochs
     def _train_epoch(self, model: Recommender, optimizer: torch.optim.Optimizer, sampler: NegativeSampler,
