@@ -65,3 +65,14 @@ def test_user_errors_exit_2_with_a_message(argv: list[str], message: str, tiny_s
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_rerun_with_other_settings_in_a_finished_run_folder_is_a_clear_error(
+        tiny_synth: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--data", str(tiny_synth), "--model", "bpr", "--out", str(tmp_path / "r"), "--set", "epochs=1"]
+    assert main(base) == 0
+    assert main(base) == 0  # the same configuration: nothing to do
+    capsys.readouterr()
+    assert main(base + ["--set", "reg_weight=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "different configuration" in err and "Traceback" not in err

@@ -16,5 +16,17 @@ class ModelConfigError(SearecError):
     """Unknown model name or hyper-parameter, or a value of the wrong type."""
 
 
+class RunConflictError(SearecError):
+    """A run folder holds a checkpoint or result of a different configuration."""
+
+
+class TrainingDivergedError(SearecError):
+    """The training loss became NaN or infinite."""
+
+
+class NonFiniteScoresError(SearecError):
+    """A score matrix holds NaN or ±inf where a real score was expected."""
+
+
 class AggregationError(SearecError):
     """Run results that cannot be aggregated as asked (duplicates, mixed configurations)."""

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 import torch
 
 from searec.data.mmrec import InteractionDataset
+from searec.errors import NonFiniteScoresError
 
 DEFAULT_TOPK: tuple[int, ...] = (5, 10, 20, 50)
 METRIC_NAMES: tuple[str, ...] = ("recall", "ndcg", "precision", "map")
@@ -34,10 +35,6 @@ ScoreFunction = Callable[[torch.Tensor], torch.Tensor]
 
 The evaluator masks training items in place, so the tensor must not alias model state.
 """
-
-
-class NonFiniteScoresError(ValueError):
-    """A score matrix holds NaN or ±inf where a real score was expected."""
 
 
 def metric_key(metric: str, k: int) -> str:

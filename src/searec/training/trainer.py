@@ -31,6 +31,7 @@ import torch
 import yaml
 
 from searec.data.mmrec import FEATURE_SUFFIX, InteractionDataset
+from searec.errors import RunConflictError, TrainingDivergedError
 from searec.fileio import atomic_path, write_json_atomic, write_text_atomic
 from searec.models import ModelInputs, Recommender, get_model_class, resolve_params
 from searec.runtime import code_version, seed_everything, show_progress
@@ -46,10 +47,6 @@ METRICS = "metrics.json"
 CONFIG = "config.yaml"
 MODEL = "model.pt"
 HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-
-
-class RunConflictError(RuntimeError):
-    """The run directory holds a run with a different configuration."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +214,7 @@ class Trainer:
             loss = torch.stack(list(terms.values())).sum()
             if not torch.isfinite(loss):
                 values = {k: float(v) for k, v in terms.items()}
-                raise FloatingPointError(f"epoch {epoch}, batch {index}: non-finite loss {values}; lower the "
+                raise TrainingDivergedError(f"epoch {epoch}, batch {index}: non-finite loss {values}; lower the "
                                          f"learning rate or check the input features")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
