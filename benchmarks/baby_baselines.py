@@ -38,8 +38,19 @@ def parse_grid_overrides(texts: list[str]) -> dict[str, dict[str, list[Any]]]:
         key, _, values = assignment.partition("=")
         if not (model and key and values):
             raise SystemExit(f"--grid expects MODEL:KEY=V1,V2, got {text!r}")
-        overrides.setdefault(model, {})[key] = [yaml.safe_load(v) for v in values.split(",")]
+        overrides.setdefault(model, {})[key] = [parse_value(v) for v in values.split(",")]
     return overrides
+
+
+def parse_value(text: str) -> Any:
+    """'1e-4' -> 0.0001 (PyYAML alone would keep exponent floats without a dot as strings)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def configurations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -48,7 +59,7 @@ def configurations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def run_name(model: str, config: dict[str, Any]) -> str:
-    return model + "".join(f"-{k}={v}" for k, v in sorted(config.items()))
+    return model + "".join(f"-{k}={v:g}" if isinstance(v, float) else f"-{k}={v}" for k, v in sorted(config.items()))
 
 
 def train_one(job: tuple[str, str, dict[str, Any], dict[str, Any], int, str, int]) -> dict[str, Any]:
@@ -84,7 +95,7 @@ def main() -> None:
     training = dict(params["training"]) | {"device": "cpu"}
     for text in args.set:
         key, _, value = text.partition("=")
-        training[key] = yaml.safe_load(value)
+        training[key] = parse_value(value)
     overrides = parse_grid_overrides(args.grid)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     jobs, labels = [], []
