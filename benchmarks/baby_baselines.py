@@ -5,8 +5,9 @@
 
 Grids default to params.yaml's ``grids`` section; ``--grid MODEL:KEY=V1,V2`` replaces one axis.
 Each configuration is one run folder under --out (a finished one is reused, an interrupted one
-resumes), trained with params.yaml's ``training`` settings. The configuration with the best
-VALIDATION Recall@20 is selected; its test metrics are printed beside MMRec's published numbers.
+resumes), trained with params.yaml's ``training`` settings. Among all finished runs under --out
+(so trimmed grids of several invocations add up), the configuration with the best VALIDATION
+Recall@20 is selected; its test metrics are printed beside MMRec's published numbers.
 The data folder's split is not MMRec's (see its README), so expect numbers near, not equal.
 """
 
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=999)
     parser.add_argument("--jobs", type=int, default=2, help="parallel runs (each gets cores // jobs threads)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="training setting override")
+    parser.add_argument("--summarize-only", action="store_true", help="train nothing; summarise finished runs")
     args = parser.parse_args()
     if not (args.data / "baby.inter").exists():
         raise SystemExit(f"{args.data}: no baby.inter (the real Baby folder of ../shared/data); pass --data")
@@ -98,7 +100,7 @@ def main() -> None:
         training[key] = parse_value(value)
     overrides = parse_grid_overrides(args.grid)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    jobs, labels = [], []
+    jobs = []
     per_model = {}
     for model in args.models.split(","):
         grid = {key: list(values) for key, values in params["grids"][model].items()}
@@ -112,30 +114,40 @@ def main() -> None:
                 continue
             run_dir = args.out / run_name(model, {k: config[k] for k in sorted(config)})
             jobs.append((str(args.data), model, config, training, args.seed, str(run_dir), threads))
-            labels.append((model, config, run_dir))
-    print(f"{len(jobs)} configurations, {args.jobs} at a time, {threads} thread(s) each", flush=True)
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(train_one, jobs))
+    if not args.summarize_only:
+        print(f"{len(jobs)} configurations, {args.jobs} at a time, {threads} thread(s) each", flush=True)
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(train_one, jobs))
+    summarize(args.out, list(per_model))
 
+
+def summarize(out: Path, models: list[str]) -> None:
+    """Every finished run under ``out`` (this invocation's grid or earlier ones), selected on validation."""
     rows = []
-    for (model, config, run_dir), result in zip(labels, results):
-        rows.append({"model": model, "config": config, "valid_recall@20": result["valid"]["recall@20"],
+    for path in sorted(out.glob("*/metrics.json")):
+        result = json.loads(path.read_text())
+        if result["model"] not in models:
+            continue
+        config = {k: v for k, v in result["params"].items() if k != "training"}
+        rows.append({"model": result["model"], "config": config, "valid_recall@20": result["valid"]["recall@20"],
                      "test": {k: result["test"][k] for k in HEADLINE}, "best_epoch": result["best_epoch"],
-                     "epochs_run": result["epochs_run"], "seconds": result["seconds"], "run": str(run_dir)})
-    print("\nall configurations (validation Recall@20 decides):")
+                     "epochs_run": result["epochs_run"], "seconds": result["seconds"], "run": str(path.parent)})
+    print("\nall finished configurations (validation Recall@20 decides):")
     for row in rows:
         print(f"  {row['model']:9s} {json.dumps(row['config'])}: valid R@20 {row['valid_recall@20']:.4f}, "
               f"best epoch {row['best_epoch']}/{row['epochs_run']}, {row['seconds']['train_epoch_mean']:.2f} s/epoch "
               f"train + {row['seconds']['eval_mean']:.2f} s eval")
     print("\nselected on validation -> test (ours | MMRec published), R@10 R@20 N@10 N@20:")
-    for model in per_model:
-        best = max((r for r in rows if r["model"] == model), key=lambda r: r["valid_recall@20"])
+    for model in models:
+        candidates = [r for r in rows if r["model"] == model]
+        if not candidates:
+            continue
+        best = max(candidates, key=lambda r: r["valid_recall@20"])
         ours = " ".join(f"{best['test'][k]:.4f}" for k in HEADLINE)
         published = " ".join(f"{v:.4f}" for v in MMREC_PUBLISHED[model])
         print(f"  {model:9s} {json.dumps(best['config'])}: {ours} | {published}  "
-              f"({best['seconds']['train_epoch_mean']:.2f} s/epoch train, {best['seconds']['eval_mean']:.2f} s/eval, "
-              f"best epoch {best['best_epoch']})")
-    summary = args.out / "summary.json"
+              f"(of {len(candidates)} configurations; best epoch {best['best_epoch']})")
+    summary = out / "summary.json"
     summary.write_text(json.dumps(rows, indent=2))
     print(f"\nwrote {summary}")
 

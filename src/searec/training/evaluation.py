@@ -169,9 +169,13 @@ class RankingEvaluator:
     @torch.no_grad()
     def evaluate(self, score_users: ScoreFunction) -> RankingEvaluation:
         """Rank all items for every evaluation user and compute the metrics."""
-        max_k = self.topk[-1]
-        ranked_k = min(max_k, self.n_items)
-        per_user: dict[str, list[torch.Tensor]] = {}
+        return self.metrics(self.rank(score_users))
+
+    @torch.no_grad()
+    def rank(self, score_users: ScoreFunction) -> list[torch.Tensor]:
+        """Top-max(K) item indices of every evaluation user (training items masked), batch by batch."""
+        ranked_k = min(self.topk[-1], self.n_items)
+        ranked: list[torch.Tensor] = []
         for batch in self._batches:
             scores = score_users(batch.users).to(self.device, torch.float32)
             if scores.shape != (batch.users.numel(), self.n_items):
@@ -179,9 +183,17 @@ class RankingEvaluator:
                                  f"({batch.users.numel()}, {self.n_items})")
             _check_finite(scores, batch.users)
             scores[batch.mask_rows, batch.mask_cols] = -math.inf
-            top_items = torch.topk(scores, ranked_k, dim=1).indices
-            hits = torch.zeros(scores.shape[0], max_k, dtype=torch.bool, device=self.device)
-            hits[:, :ranked_k] = self._is_held_out(batch, top_items)
+            ranked.append(torch.topk(scores, ranked_k, dim=1).indices)
+        return ranked
+
+    @torch.no_grad()
+    def metrics(self, ranked: list[torch.Tensor]) -> RankingEvaluation:
+        """Metrics of the ranked lists that :meth:`rank` returned."""
+        max_k = self.topk[-1]
+        per_user: dict[str, list[torch.Tensor]] = {}
+        for batch, top_items in zip(self._batches, ranked, strict=True):
+            hits = torch.zeros(top_items.shape[0], max_k, dtype=torch.bool, device=self.device)
+            hits[:, :top_items.shape[1]] = self._is_held_out(batch, top_items)
             for key, values in ranking_metrics(hits, batch.n_held_out, self.topk).items():
                 per_user.setdefault(key, []).append(values.cpu())
         if not self._batches:
