@@ -72,3 +72,48 @@ def propagate_layers(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers
     for _ in range(n_layers):
         layers.append(symmetric_sparse_mm(adjacency, layers[-1]))
     return layers
+
+
+def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float) -> torch.Tensor:
+    """One-directional InfoNCE: row i of ``anchors`` must pick row i of ``candidates``.
+
+    L = −mean_i log softmax_j(⟨a_i, c_j⟩ / τ)_i with a, c L2-normalised. SEA's "Solosimloss"
+    (He et al., arXiv 2406.08270) with text anchors against all image items; a lower bound on
+    the mutual information of the two views (Oord et al., 2018): I ≥ log N − L.
+    """
+    anchors = torch.nn.functional.normalize(anchors, dim=1)
+    candidates = torch.nn.functional.normalize(candidates, dim=1)
+    logits = anchors @ candidates.T / tau
+    return torch.nn.functional.cross_entropy(logits, torch.arange(anchors.shape[0], device=anchors.device))
+
+
+class GaussianVariationalNet(torch.nn.Module):
+    """q(y | x) = N(μ(x), diag exp ℓ(x)), the variational net of CLUB (Cheng et al., ICML 2020).
+
+    μ = Linear(x → h)–ReLU–Linear(h → y); ℓ = Linear(x → h)–ReLU–Linear(h → y)–Tanh, as in
+    SEA's released code (x = y = 32, h = 8). It is trained by maximum likelihood on DETACHED
+    samples with its own optimiser; the main loss never updates it.
+    """
+
+    def __init__(self, x_dim: int, y_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.mean = torch.nn.Sequential(torch.nn.Linear(x_dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, y_dim))
+        self.log_variance = torch.nn.Sequential(
+            torch.nn.Linear(x_dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, y_dim), torch.nn.Tanh())
+
+    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """mean_n Σ_d [−(μ_d(x_n) − y_nd)² / (2 e^{ℓ_d(x_n)}) − ℓ_d(x_n) / 2]: what its training maximises."""
+        mu, log_var = self.mean(x), self.log_variance(x)
+        return (-(mu - y) ** 2 / (2 * log_var.exp()) - log_var / 2).sum(dim=1).mean()
+
+    def club(self, x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+        """The sampled CLUB upper bound on I(x; y): mean_n [log q(y_n|x_n) − log q(y_π(n)|x_n)].
+
+        The log-variance terms cancel in the difference, leaving
+        Σ_d [(μ_d − y_π(n),d)² − (μ_d − y_n,d)²] / (2 e^{ℓ_d}).
+        """
+        mu, log_var = self.mean(x), self.log_variance(x)
+        inverse_variance = 1.0 / (2 * log_var.exp())
+        positive = -((mu - y) ** 2 * inverse_variance).sum(dim=1)
+        negative = -((mu - y[permutation]) ** 2 * inverse_variance).sum(dim=1)
+        return (positive - negative).mean()
