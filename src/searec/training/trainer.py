@@ -15,6 +15,7 @@ Resuming restores model, optimiser, both random generators and the early-stoppin
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -167,7 +168,7 @@ class Trainer:
                 score = valid[self.config.valid_metric]
                 if score > state["best_score"]:
                     state.update(best_score=score, best_epoch=epoch, evals_without_improvement=0,
-                                 best_model={k: v.detach().clone() for k, v in model.state_dict().items()})
+                                 best_model=copy.deepcopy(model.state_dict()))
                 else:
                     state["evals_without_improvement"] += 1
             self._log_epoch(row, state)

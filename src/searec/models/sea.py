@@ -1,0 +1,222 @@
+"""SEA: separate learning of generic and unique item representations per modality.
+
+Zhuangzhuang He et al., "It is Never Too Late to Mend: Separate Learning for Multimedia
+Recommendation", arXiv 2406.08270; ../shared/docs/SEA.md states the model exactly. Per modality m
+(any two item modalities; ``visual`` gets the ``mm_image_weight`` share of the item graph):
+
+* E_m = Linear(d_m → d_m)(F_m) of the frozen raw features; the graph encoder takes
+  x_m = Linear(256 → e)(LeakyReLU(Linear(d_m → 256)(E_m))) for items and a free matrix P_m for
+  users, row-normalises [P_m; x_m] and sums the layers 0..L of Â propagation: Z_m.
+* Items r_i = [Z_v,i; Z_t,i], users r_u = [w_u,v Z_v,u; w_u,t Z_t,u]; then one hop (or
+  ``n_mm_layers``) over the frozen kNN item graph S = w S_v + (1 − w) S_t: r_i ← r_i + (S r)_i.
+* ``split: input`` (released code): generic G_m / unique Q_m = the two column halves of E_m;
+  ``split: output`` (paper text): the two halves of Z_m's item rows.
+* Loss = BPR (log base 2) + ureg · mean_m D(G_m, Q_m) + α · InfoNCE(Head_t(G_t), Head_v(G_v)),
+  D = max(0, CLUB/2) with a separately trained Gaussian variational net (``club_steps`` Adam
+  steps after each backward, on detached inputs) or, with ``distance: neg_l2``, −mean ‖a − b‖²/2.
+
+Exact shortcut (SEA.md, "Where the time goes"): every consumer of E_m is linear, so E_m is
+never formed; the consumers' outputs are F_m (W_k W_E)ᵀ + (W_k b_E + b_k) with all consumer
+weights stacked (width ≈ 384 instead of d_m = 4096). Same parameters, same gradients up to
+rounding (``factored_projection: false`` computes E_m directly; a test compares the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from searec.errors import ModelConfigError
+from searec.graphs import knn_item_graph, normalized_adjacency
+from searec.models.base import ModelInputs, Recommender, register_model
+from searec.models.common import GaussianVariationalNet, info_nce, propagate_layers, sparse_tensor
+
+ENCODER_HIDDEN = 256
+
+
+def resolve_modalities(available: Iterable[str], visual: str, textual: str) -> tuple[str, str]:
+    """(visual, textual) modality names; ``auto`` picks image for visual and text (else the other) for textual."""
+    names = sorted(available)
+    if len(names) < 2:
+        raise ModelConfigError(f"SEA needs two item modalities; the dataset has {names or 'none'}. "
+                               f"Add <modality>_feat.npy files to the dataset folder.")
+    if visual == "auto":
+        visual = "image" if "image" in names else names[0]
+    if textual == "auto":
+        others = [n for n in names if n != visual]
+        textual = "text" if "text" in others else others[0]
+    for role, name in (("visual", visual), ("textual", textual)):
+        if name not in names:
+            raise ModelConfigError(f"sea.{role}: modality {name!r} not in the dataset ({names})")
+    if visual == textual:
+        raise ModelConfigError(f"sea.visual and sea.textual must differ, both are {visual!r}")
+    return visual, textual
+
+
+class ModalityBranch(nn.Module):
+    """One modality's projection, graph-encoder input, Solosim head and CLUB projections."""
+
+    def __init__(self, n_users: int, feature_dim: int, params: Mapping[str, Any]) -> None:
+        super().__init__()
+        size = params["embedding_size"]
+        self.split_input = params["split"] == "input"
+        self.factored = params["factored_projection"]
+        split_width = feature_dim if self.split_input else size
+        self.generic_width = split_width // 2
+        self.unique_width = split_width - self.generic_width
+        self.projection = nn.Linear(feature_dim, feature_dim)
+        self.encoder_in = nn.Linear(feature_dim, ENCODER_HIDDEN)
+        self.encoder_out = nn.Linear(ENCODER_HIDDEN, size)
+        self.user_embedding = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_users, size)))
+        hidden, out = params["head_hidden"], params["head_out"]
+        self.head_in = nn.Linear(self.generic_width, hidden)
+        self.head_rest = nn.Sequential(nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                       nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, out))
+        self.generic_to_club = nn.Linear(self.generic_width, params["club_dim"])
+        self.unique_to_club = nn.Linear(self.unique_width, params["club_dim"])
+
+    def _linear_consumers(self) -> list[tuple[nn.Linear, slice]]:
+        """The linear maps that read E_m, with the columns of E_m each reads."""
+        consumers = [(self.encoder_in, slice(0, None))]
+        if self.split_input:
+            g = self.generic_width
+            consumers += [(self.head_in, slice(0, g)), (self.generic_to_club, slice(0, g)),
+                          (self.unique_to_club, slice(g, None))]
+        return consumers
+
+    def consumer_outputs(self, features: torch.Tensor) -> list[torch.Tensor]:
+        """Outputs of every linear consumer of E_m = projection(F_m), in :meth:`_linear_consumers` order."""
+        consumers = self._linear_consumers()
+        if not self.factored:
+            projected = self.projection(features)
+            return [layer(projected[:, columns]) for layer, columns in consumers]
+        dim = self.projection.in_features
+        weights, biases = [], []
+        for layer, columns in consumers:
+            # W_k acts on E[:, columns]: as a map on all of E it is W_k padded with zero columns.
+            padded = F.pad(layer.weight, (columns.start, dim - columns.start - layer.in_features))
+            weights.append(padded)
+            biases.append(layer.bias)
+        stacked_weight = torch.cat(weights, dim=0)
+        combined = stacked_weight @ self.projection.weight  # (Σ widths) × d, never I × d
+        combined_bias = stacked_weight @ self.projection.bias + torch.cat(biases)
+        outputs = features @ combined.T + combined_bias
+        return list(torch.split(outputs, [layer.out_features for layer, _ in consumers], dim=1))
+
+    def encode(self, features: torch.Tensor, adjacency: torch.Tensor, n_layers: int) -> tuple[torch.Tensor, dict]:
+        """Z_m = Σ_{l=0..L} Â^l normalise([P_m; x_m]) and the generic/unique inputs of the auxiliary losses."""
+        outputs = self.consumer_outputs(features)
+        items = self.encoder_out(F.leaky_relu(outputs[0]))
+        nodes = F.normalize(torch.cat([self.user_embedding, items], dim=0), dim=1)
+        z = torch.stack(propagate_layers(adjacency, nodes, n_layers), dim=0).sum(dim=0)
+        if self.split_input:
+            head_pre, club_generic, club_unique = outputs[1], outputs[2], outputs[3]
+        else:
+            item_z = z[self.user_embedding.shape[0]:]
+            generic, unique = item_z[:, : self.generic_width], item_z[:, self.generic_width:]
+            head_pre, club_generic, club_unique = (self.head_in(generic), self.generic_to_club(generic),
+                                                   self.unique_to_club(unique))
+        return z, {"head_pre": head_pre, "a": club_generic, "b": club_unique}
+
+
+@register_model
+class SEA(Recommender):
+    name = "sea"
+    uses_features = True
+    default_params = {
+        "embedding_size": 64, "split": "input", "distance": "club", "alpha": 0.012, "ureg": 0.006, "tau": 0.2,
+        "club_steps": 50, "club_learning_rate": 1e-4, "club_dim": 32, "club_hidden": 8,
+        "head_hidden": 64, "head_out": 32, "knn_k": 10, "mm_image_weight": 0.1,
+        "n_ui_layers": 2, "n_mm_layers": 1, "visual": "auto", "textual": "auto", "factored_projection": True,
+    }
+
+    def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
+        super().__init__(inputs, params)
+        p = self.params
+        if p["split"] not in {"input", "output"}:
+            raise ModelConfigError(f"sea.split must be 'input' (released code) or 'output' (paper text), got {p['split']!r}")
+        if p["distance"] not in {"club", "neg_l2"}:
+            raise ModelConfigError(f"sea.distance must be 'club' or 'neg_l2', got {p['distance']!r}")
+        self.visual, self.textual = resolve_modalities(inputs.features, p["visual"], p["textual"])
+        self.modalities = (self.visual, self.textual)
+        for modality in self.modalities:
+            self.register_buffer(f"features_{modality}", torch.from_numpy(np.asarray(inputs.features[modality])),
+                                 persistent=False)
+        self.branches = nn.ModuleDict({
+            m: ModalityBranch(self.n_users, inputs.features[m].shape[1], p) for m in self.modalities})
+        self.user_modality_weight = nn.Parameter(
+            torch.softmax(nn.init.xavier_normal_(torch.empty(self.n_users, 2)), dim=1))
+        adjacency = normalized_adjacency(self.n_users, self.n_items, inputs.train_users, inputs.train_items)
+        self.register_buffer("adjacency", sparse_tensor(adjacency), persistent=False)
+        item_graph = (p["mm_image_weight"] * knn_item_graph(inputs.features[self.visual], p["knn_k"])
+                      + (1 - p["mm_image_weight"]) * knn_item_graph(inputs.features[self.textual], p["knn_k"]))
+        self.register_buffer("item_graph", sparse_tensor(item_graph), persistent=False)
+        self.variational_net = GaussianVariationalNet(p["club_dim"], p["club_dim"], p["club_hidden"])
+        self.variational_optimizer = torch.optim.Adam(self.variational_net.parameters(), lr=p["club_learning_rate"])
+        self._club_inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    # ----------------------------------------------------------------- forward
+    def _forward(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, dict]]:
+        outputs, zs = {}, []
+        for modality in self.modalities:
+            z, aux = self.branches[modality].encode(getattr(self, f"features_{modality}"), self.adjacency,
+                                                    self.params["n_ui_layers"])
+            zs.append(z)
+            outputs[modality] = aux
+        users = torch.cat([self.user_modality_weight[:, k: k + 1] * z[: self.n_users] for k, z in enumerate(zs)], dim=1)
+        items = torch.cat([z[self.n_users:] for z in zs], dim=1)
+        hop = items
+        for _ in range(self.params["n_mm_layers"]):
+            hop = torch.sparse.mm(self.item_graph, hop)
+        return users, items + hop, outputs
+
+    def _distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if self.params["distance"] == "neg_l2":
+            return -((a - b) ** 2).sum(dim=1).mean() / 2
+        permutation = torch.randperm(a.shape[0], device=a.device)
+        return torch.clamp(self.variational_net.club(a, b, permutation) / 2, min=0.0)
+
+    def loss_terms(self, users: torch.Tensor, pos_items: torch.Tensor, neg_items: torch.Tensor) -> dict[str, torch.Tensor]:
+        user_repr, item_repr, aux = self._forward()
+        user_e = user_repr[users]
+        margin = (user_e * item_repr[pos_items]).sum(dim=1) - (user_e * item_repr[neg_items]).sum(dim=1)
+        terms = {"bpr": -F.logsigmoid(margin).mean() / np.log(2.0)}
+        heads = {m: self.branches[m].head_rest(aux[m]["head_pre"]) for m in self.modalities}
+        terms["solo"] = self.params["alpha"] * info_nce(heads[self.textual], heads[self.visual], self.params["tau"])
+        for modality in self.modalities:
+            distance = self._distance(aux[modality]["a"], aux[modality]["b"])
+            terms[f"{self.params['distance']}_{modality}"] = self.params["ureg"] * distance / 2
+        self._club_inputs = [(aux[m]["a"].detach(), aux[m]["b"].detach()) for m in self.modalities]
+        return terms
+
+    def after_backward(self) -> dict[str, float]:
+        """``club_steps`` maximum-likelihood steps of the variational net on this batch's detached inputs."""
+        if self.params["distance"] != "club" or not self._club_inputs:
+            return {}
+        log_likelihood = torch.zeros(())
+        for _ in range(self.params["club_steps"]):
+            self.variational_optimizer.zero_grad(set_to_none=True)
+            log_likelihood = sum(self.variational_net.log_likelihood(a, b) for a, b in self._club_inputs)
+            (-log_likelihood).backward()
+            self.variational_optimizer.step()
+        return {"club_net_loglik": float(log_likelihood.detach())}
+
+    def trainable_parameters(self) -> Iterable[nn.Parameter]:
+        own = {id(p) for p in self.variational_net.parameters()}
+        return [p for p in self.parameters() if id(p) not in own]
+
+    def ranking_representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        users, items, _ = self._forward()
+        return users, items
+
+    # -------------------------------------------- the inner optimiser is model state
+    def get_extra_state(self) -> dict[str, Any]:
+        return {"variational_optimizer": self.variational_optimizer.state_dict()}
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.variational_optimizer.load_state_dict(state["variational_optimizer"])

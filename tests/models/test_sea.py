@@ -1,0 +1,118 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from searec.data.mmrec import load_mmrec_folder
+from searec.errors import ModelConfigError
+from searec.models import ModelInputs
+from searec.models.sea import SEA, resolve_modalities
+from searec.training.config import TrainingConfig
+from searec.training.trainer import train_run
+
+BATCH = (torch.tensor([0, 1, 2, 3, 4]), torch.tensor([0, 1, 2, 3, 4]), torch.tensor([5, 6, 7, 8, 9]))
+
+
+@pytest.fixture(scope="module")
+def inputs(tiny_synth: Path) -> ModelInputs:
+    return ModelInputs.from_dataset(load_mmrec_folder(tiny_synth))
+
+
+def make(inputs: ModelInputs, **params) -> SEA:
+    torch.manual_seed(0)
+    return SEA(inputs, params)
+
+
+@pytest.mark.parametrize("split", ["input", "output"])
+def test_factored_projection_equals_the_direct_computation(inputs: ModelInputs, split: str) -> None:
+    """SEA.md's shortcut: same outputs and same gradients as forming E_m = Linear(F_m)."""
+    factored, direct = make(inputs, split=split), make(inputs, split=split, factored_projection=False)
+    direct.load_state_dict(factored.state_dict())
+    torch.manual_seed(1)
+    loss_f = sum(factored.loss_terms(*BATCH).values())
+    torch.manual_seed(1)
+    loss_d = sum(direct.loss_terms(*BATCH).values())
+    assert float(loss_f.detach()) == pytest.approx(float(loss_d.detach()), rel=1e-5)
+    loss_f.backward()
+    loss_d.backward()
+    for (name, p_f), (_, p_d) in zip(factored.named_parameters(), direct.named_parameters()):
+        if p_f.grad is not None:
+            assert torch.allclose(p_f.grad, p_d.grad, rtol=1e-4, atol=1e-6), name
+
+
+def test_each_ablation_switch_changes_exactly_its_terms(inputs: ModelInputs) -> None:
+    def terms(**params) -> dict[str, float]:
+        model = make(inputs, **params)
+        torch.manual_seed(1)
+        return {k: float(v) for k, v in model.loss_terms(*BATCH).items()}
+
+    full = terms()
+    assert set(full) == {"bpr", "solo", "club_image", "club_text"}
+    no_club, no_solo, neither = terms(ureg=0.0), terms(alpha=0.0), terms(ureg=0.0, alpha=0.0)
+    assert no_club["club_image"] == no_club["club_text"] == 0 and no_club["solo"] == full["solo"]
+    assert no_solo["solo"] == 0 and no_solo["club_image"] == full["club_image"]
+    assert neither["solo"] == neither["club_image"] == neither["club_text"] == 0
+    assert full["bpr"] == no_club["bpr"] == no_solo["bpr"] == neither["bpr"]
+    assert set(terms(distance="neg_l2")) == {"bpr", "solo", "neg_l2_image", "neg_l2_text"}
+
+
+def test_variational_net_learns_only_in_the_hook(inputs: ModelInputs) -> None:
+    model = make(inputs, club_steps=5)
+    main_ids = {id(p) for p in model.trainable_parameters()}
+    assert not any(id(p) in main_ids for p in model.variational_net.parameters())
+    before = [p.detach().clone() for p in model.variational_net.parameters()]
+    sum(model.loss_terms(*BATCH).values()).backward()
+    logged = model.after_backward()
+    assert set(logged) == {"club_net_loglik"}
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.variational_net.parameters()))
+    assert make(inputs, distance="neg_l2").after_backward() == {}
+
+
+def test_modalities_resolve_for_amazon_and_tiktok_layouts() -> None:
+    assert resolve_modalities(["image", "text"], "auto", "auto") == ("image", "text")
+    assert resolve_modalities(["audio", "image"], "auto", "auto") == ("image", "audio")
+    assert resolve_modalities(["audio", "image"], "audio", "image") == ("audio", "image")
+    with pytest.raises(ModelConfigError, match="two item modalities"):
+        resolve_modalities(["image"], "auto", "auto")
+    with pytest.raises(ModelConfigError, match="not in the dataset"):
+        resolve_modalities(["image", "text"], "auto", "audio")
+
+
+@pytest.mark.parametrize("split", ["input", "output"])
+def test_both_readings_train_and_a_seed_reproduces_the_run(tiny_synth: Path, tmp_path: Path, split: str) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=4, patience=100, batch_size=256, learning_rate=1e-3, device="cpu")
+    params = {"split": split, "club_steps": 5, "alpha": 0.1}
+    first = train_run(dataset, "sea", params, config, seed=3, run_dir=tmp_path / "a")
+    second = train_run(dataset, "sea", params, config, seed=3, run_dir=tmp_path / "b")
+    assert first["test"] == second["test"] and first["valid"] == second["valid"]
+    history = (tmp_path / "a" / "history.csv").read_text().splitlines()
+    header = history[0].split(",")
+    assert {"loss_bpr", "loss_solo", "loss_club_image", "loss_club_text", "loss_club_net_loglik"} <= set(header)
+    losses = [float(line.split(",")[header.index("loss")]) for line in history[1:]]
+    assert losses[-1] < losses[0]
+    assert set(first["inputs"]) == {"tiny.inter", "image_feat.npy", "text_feat.npy"}
+    assert first["params"]["split"] == split and first["params"]["knn_k"] == 10
+
+
+def test_interrupted_sea_run_resumes_exactly(tiny_synth: Path, tmp_path: Path) -> None:
+    """The CLUB net's own optimiser state travels in the checkpoint (as module extra state)."""
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=4, patience=100, batch_size=256, device="cpu")
+    params = {"club_steps": 3}
+    reference = train_run(dataset, "sea", params, config, seed=1, run_dir=tmp_path / "whole")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(epoch: int) -> None:
+        if epoch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_run(dataset, "sea", params, config, seed=1, run_dir=tmp_path / "cut", on_epoch_end=stop_after_two)
+    resumed = train_run(dataset, "sea", params, config, seed=1, run_dir=tmp_path / "cut")
+    assert resumed["test"] == reference["test"] and resumed["valid"] == reference["valid"]
+    state = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    assert "_extra_state" in state and np.isfinite(float(state["user_modality_weight"].sum()))
