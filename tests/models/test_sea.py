@@ -116,3 +116,12 @@ def test_interrupted_sea_run_resumes_exactly(tiny_synth: Path, tmp_path: Path) -
     assert resumed["test"] == reference["test"] and resumed["valid"] == reference["valid"]
     state = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
     assert "_extra_state" in state and np.isfinite(float(state["user_modality_weight"].sum()))
+
+
+def test_stacked_club_likelihood_equals_the_per_modality_sum(inputs: ModelInputs) -> None:
+    model = make(inputs)
+    generator = torch.Generator().manual_seed(0)
+    pairs = [(torch.randn(60, 32, generator=generator), torch.randn(60, 32, generator=generator)) for _ in range(2)]
+    separate = sum(model.variational_net.log_likelihood(a, b) for a, b in pairs)
+    stacked = 2 * model.variational_net.log_likelihood(torch.cat([a for a, _ in pairs]), torch.cat([b for _, b in pairs]))
+    assert float(separate) == pytest.approx(float(stacked), rel=1e-6)

@@ -81,9 +81,9 @@ def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float) -> tor
     (He et al., arXiv 2406.08270) with text anchors against all image items; a lower bound on
     the mutual information of the two views (Oord et al., 2018): I ≥ log N − L.
     """
-    anchors = torch.nn.functional.normalize(anchors, dim=1)
+    anchors = torch.nn.functional.normalize(anchors, dim=1) / tau  # N × d scaled, not the N × N logits
     candidates = torch.nn.functional.normalize(candidates, dim=1)
-    logits = anchors @ candidates.T / tau
+    logits = anchors @ candidates.T
     return torch.nn.functional.cross_entropy(logits, torch.arange(anchors.shape[0], device=anchors.device))
 
 
