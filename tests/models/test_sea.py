@@ -125,3 +125,13 @@ def test_stacked_club_likelihood_equals_the_per_modality_sum(inputs: ModelInputs
     separate = sum(model.variational_net.log_likelihood(a, b) for a, b in pairs)
     stacked = 2 * model.variational_net.log_likelihood(torch.cat([a for a, _ in pairs]), torch.cat([b for _, b in pairs]))
     assert float(separate) == pytest.approx(float(stacked), rel=1e-6)
+
+
+def test_params_yaml_lists_every_sea_default() -> None:
+    import yaml
+
+    from tests.conftest import PROJECT_ROOT
+
+    declared = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["models"]["sea"]
+    assert declared.keys() == SEA.default_params.keys()
+    assert {k: v for k, v in declared.items()} == SEA.default_params
