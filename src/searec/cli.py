@@ -117,7 +117,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     training_values.update(training_overrides)
     training = TrainingConfig.from_mapping(training_values)
     dataset = load_mmrec_folder(args.data, _columns(args))
-    result = train_run(dataset, model_cls.name, model_params, training, args.seed, args.out)
+    result = train_run(dataset, model_cls.name, model_params, training, args.seed, args.out,
+                       graph_cache_dir=args.graph_cache)
     print(json.dumps({"run": str(args.out), "best_epoch": result["best_epoch"], "test": result["test"]}, indent=2))
     return 0
 
@@ -180,6 +181,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ parser
+def _default_graph_cache() -> Path:
+    import os
+
+    configured = os.environ.get("SEAREC_GRAPH_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "searec" / "graphs"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="searec", description="Multimodal recommendation pipeline around SEA (arXiv 2406.08270). "
@@ -207,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--params", type=Path, default=None,
                        help="YAML with `training:` and `models: {NAME: {...}}` sections (e.g. params.yaml)")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    train.add_argument("--graph-cache", type=Path, default=_default_graph_cache(),
+                       help="cache of feature-derived graphs, keyed by feature content "
+                            "(default: $SEAREC_GRAPH_CACHE or ~/.cache/searec/graphs)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a model hyper-parameter or training setting (repeatable)")
     train.set_defaults(func=cmd_train)

@@ -45,7 +45,7 @@ def test_each_ablation_switch_changes_exactly_its_terms(inputs: ModelInputs) -> 
     def terms(**params) -> dict[str, float]:
         model = make(inputs, **params)
         torch.manual_seed(1)
-        return {k: float(v) for k, v in model.loss_terms(*BATCH).items()}
+        return {k: float(v.detach()) for k, v in model.loss_terms(*BATCH).items()}
 
     full = terms()
     assert set(full) == {"bpr", "solo", "club_image", "club_text"}
@@ -135,3 +135,15 @@ def test_params_yaml_lists_every_sea_default() -> None:
     declared = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["models"]["sea"]
     assert declared.keys() == SEA.default_params.keys()
     assert {k: v for k, v in declared.items()} == SEA.default_params
+
+
+def test_item_graphs_are_built_once_per_feature_content(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    first = SEA(ModelInputs.from_dataset(dataset, graph_cache_dir=tmp_path), {})
+    assert len(list(tmp_path.glob("knn-*-k10.npz"))) == 2  # one per modality
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.npz")}
+    second = SEA(ModelInputs.from_dataset(dataset, graph_cache_dir=tmp_path), {})
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*.npz")} == stamps  # read, not rebuilt
+    assert torch.equal(first.item_graph.to_dense(), second.item_graph.to_dense())
+    SEA(ModelInputs.from_dataset(dataset, graph_cache_dir=tmp_path), {"knn_k": 5})
+    assert len(list(tmp_path.glob("*.npz"))) == 4

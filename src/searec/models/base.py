@@ -19,14 +19,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
 from searec.data.mmrec import InteractionDataset
 from searec.errors import ModelConfigError
+from searec.graphs import cached_knn_item_graph, knn_item_graph
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,20 @@ class ModelInputs:
     train_users: np.ndarray
     train_items: np.ndarray
     features: Mapping[str, np.ndarray] = field(default_factory=dict)
+    graph_cache_dir: Path | None = None
+    """Where feature-derived graphs are cached by content (None: build in memory every time)."""
 
     @classmethod
-    def from_dataset(cls, dataset: InteractionDataset) -> ModelInputs:
+    def from_dataset(cls, dataset: InteractionDataset, graph_cache_dir: Path | None = None) -> ModelInputs:
         return cls(n_users=dataset.n_users, n_items=dataset.n_items, train_users=dataset.train.users,
-                   train_items=dataset.train.items, features=dict(dataset.features))
+                   train_items=dataset.train.items, features=dict(dataset.features), graph_cache_dir=graph_cache_dir)
+
+    def knn_item_graph(self, modality: str, k: int) -> sp.csr_matrix:
+        """The frozen kNN item graph of one modality's features, from the cache when it is there."""
+        features = self.features[modality]
+        if self.graph_cache_dir is None:
+            return knn_item_graph(features, k)
+        return cached_knn_item_graph(features, k, self.graph_cache_dir)
 
 
 class Recommender(nn.Module, ABC):

@@ -33,7 +33,7 @@ from torch.nn import functional as F
 from torch.profiler import record_function
 
 from searec.errors import ModelConfigError
-from searec.graphs import knn_item_graph, normalized_adjacency
+from searec.graphs import normalized_adjacency
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import GaussianVariationalNet, info_nce, propagate_layers, sparse_tensor
 
@@ -154,8 +154,8 @@ class SEA(Recommender):
             torch.softmax(nn.init.xavier_normal_(torch.empty(self.n_users, 2)), dim=1))
         adjacency = normalized_adjacency(self.n_users, self.n_items, inputs.train_users, inputs.train_items)
         self.register_buffer("adjacency", sparse_tensor(adjacency), persistent=False)
-        item_graph = (p["mm_image_weight"] * knn_item_graph(inputs.features[self.visual], p["knn_k"])
-                      + (1 - p["mm_image_weight"]) * knn_item_graph(inputs.features[self.textual], p["knn_k"]))
+        item_graph = (p["mm_image_weight"] * inputs.knn_item_graph(self.visual, p["knn_k"])
+                      + (1 - p["mm_image_weight"]) * inputs.knn_item_graph(self.textual, p["knn_k"]))
         self.register_buffer("item_graph", sparse_tensor(item_graph), persistent=False)
         self.variational_net = GaussianVariationalNet(p["club_dim"], p["club_dim"], p["club_hidden"])
         self.variational_optimizer = torch.optim.Adam(self.variational_net.parameters(), lr=p["club_learning_rate"])

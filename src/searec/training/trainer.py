@@ -122,8 +122,9 @@ class Trainer:
     """Trains one model on one dataset with one seed into one run directory."""
 
     def __init__(self, dataset: InteractionDataset, spec: RunSpec, run_dir: Path,
-                 on_epoch_end: Callable[[int], None] | None = None) -> None:
+                 on_epoch_end: Callable[[int], None] | None = None, graph_cache_dir: Path | None = None) -> None:
         self.dataset = dataset
+        self.graph_cache_dir = graph_cache_dir
         self.spec = spec
         self.config = spec.training
         self.run_dir = Path(run_dir)
@@ -145,7 +146,7 @@ class Trainer:
 
         seed_everything(self.spec.seed)
         model_cls = get_model_class(self.spec.model)
-        model = model_cls(ModelInputs.from_dataset(self.dataset), self.spec.params).to(self.device)
+        model = model_cls(ModelInputs.from_dataset(self.dataset, self.graph_cache_dir), self.spec.params).to(self.device)
         optimizer = torch.optim.Adam(model.trainable_parameters(), lr=self.config.learning_rate,
                                      weight_decay=self.config.weight_decay)
         rng = np.random.default_rng(self.spec.seed)
@@ -332,11 +333,12 @@ class Trainer:
 
 
 def train_run(dataset: InteractionDataset, model: str, params: dict[str, Any], training: TrainingConfig,
-              seed: int, run_dir: Path, on_epoch_end: Callable[[int], None] | None = None) -> dict[str, Any]:
+              seed: int, run_dir: Path, on_epoch_end: Callable[[int], None] | None = None,
+              graph_cache_dir: Path | None = None) -> dict[str, Any]:
     """Resolve the model's parameters and train one run (see :class:`Trainer`)."""
     model_cls = get_model_class(model)
     inputs = {name: digest for name, digest in dataset.source_files.items()
               if model_cls.uses_features or not name.endswith(FEATURE_SUFFIX)}
     spec = RunSpec(model=model_cls.name, params=resolve_params(model_cls, params), training=training, seed=seed,
                    dataset=dataset.name, inputs=inputs)
-    return Trainer(dataset, spec, run_dir, on_epoch_end).run()
+    return Trainer(dataset, spec, run_dir, on_epoch_end, graph_cache_dir).run()
