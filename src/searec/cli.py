@@ -161,7 +161,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
             declared = experiment_runs(_read_params_file(args.params), args.experiment)
         except KeyError as error:
             raise CliError(f"{args.params}: {error.args[0]}") from None
-        runs = [args.runs_root / run_dir(d, m, s).relative_to("runs") / "metrics.json" for d, m, s in declared]
+        runs = [run_dir(d, m, s, root=args.runs_root) / "metrics.json" for d, m, s in declared]
     if not runs:
         raise CliError("no runs to aggregate: pass metrics.json files or --experiment NAME")
     missing = [str(path) for path in runs if not path.exists()]

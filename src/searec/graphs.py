@@ -6,6 +6,7 @@ the pipeline (and the user–user co-occurrence graph) arrive with the feature/g
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +64,6 @@ def knn_item_graph(features: np.ndarray, k: int, chunk_size: int = 1024) -> sp.c
 
 def features_digest(features: np.ndarray) -> str:
     """SHA-256 of a feature matrix's shape, dtype and bytes: the content key of derived graphs."""
-    import hashlib
-
     array = np.ascontiguousarray(features)
     digest = hashlib.sha256(f"{array.shape}|{array.dtype.str}|".encode())
     digest.update(array.view(np.uint8).reshape(-1))

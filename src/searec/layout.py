@@ -21,8 +21,9 @@ def mmrec_dir(dataset: str) -> Path:
     return Path("data") / "mmrec" / dataset
 
 
-def run_dir(dataset: str, model: str, seed: int | str, variant: str = DEFAULT_VARIANT) -> Path:
-    return Path("runs") / dataset / model / variant / f"seed-{seed}"
+def run_dir(dataset: str, model: str, seed: int | str, variant: str = DEFAULT_VARIANT,
+            root: Path = Path("runs")) -> Path:
+    return Path(root) / dataset / model / variant / f"seed-{seed}"
 
 
 def table_prefix(experiment: str) -> Path:

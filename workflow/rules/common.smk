@@ -1,4 +1,5 @@
 # Shared helpers. Paths come from searec.layout, so the workflow and the CLI agree on them.
+import json
 import shlex
 import sys
 
@@ -32,14 +33,8 @@ def training_overrides(wildcards):
     values = dict(config["models"].get(wildcards.model) or {})
     values.update({f"training.{key}": value for key, value in config["training"].items()})
     return " ".join(
-        "--set " + shlex.quote(f"{key}={json_value(value)}") for key, value in sorted(values.items())
+        "--set " + shlex.quote(f"{key}={json.dumps(value)}") for key, value in sorted(values.items())
     )
-
-
-def json_value(value):
-    import json
-
-    return json.dumps(value)
 
 
 def experiment_metrics(experiment):

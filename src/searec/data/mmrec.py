@@ -120,9 +120,13 @@ def _line(row: int) -> int:
     return row + 2
 
 
+def _column_text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column's values as stripped strings (missing fields become '')."""
+    return frame[column].fillna("").astype(str).str.strip()
+
+
 def _parse_id_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    values = frame[column]
-    as_text = values.fillna("").astype(str).str.strip()
+    as_text = _column_text(frame, column)
     is_integer = as_text.str.fullmatch(r"[+-]?\d+").to_numpy()
     if not is_integer.all():
         row = _first_bad_row(~is_integer)
@@ -142,7 +146,7 @@ def _parse_id_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray
 
 
 def _check_numeric_column(frame: pd.DataFrame, column: str, path: Path) -> None:
-    as_text = frame[column].fillna("").astype(str).str.strip()
+    as_text = _column_text(frame, column)
     parsed = pd.to_numeric(as_text, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(parsed)
     if bad.any():
@@ -181,7 +185,7 @@ def read_inter_file(path: Path, columns: InterColumns = InterColumns()) -> tuple
         raise DatasetError(f"{path}: no interactions after the header line; the dataset needs training interactions.")
     users = _parse_id_column(frame, columns.user, path)
     items = _parse_id_column(frame, columns.item, path)
-    label_text = frame[columns.label].astype(str).str.strip()
+    label_text = _column_text(frame, columns.label)
     valid_label = label_text.isin(["0", "1", "2"]).to_numpy()
     if not valid_label.all():
         row = _first_bad_row(~valid_label)
