@@ -104,7 +104,9 @@ class GaussianVariationalNet(torch.nn.Module):
     def log_likelihood(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """mean_n Σ_d [−(μ_d(x_n) − y_nd)² / (2 e^{ℓ_d(x_n)}) − ℓ_d(x_n) / 2]: what its training maximises."""
         mu, log_var = self.mean(x), self.log_variance(x)
-        return (-(mu - y) ** 2 / (2 * log_var.exp()) - log_var / 2).sum(dim=1).mean()
+        # Written with e^{-ℓ} and one halving at the end: fewer passes over the N × y arrays than the
+        # textbook form (the 50 inner steps a batch make this the hot loop of CLUB training).
+        return -((mu - y).square() * torch.exp(-log_var) + log_var).sum(dim=1).mean() / 2
 
     def club(self, x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
         """The sampled CLUB upper bound on I(x; y): mean_n [log q(y_n|x_n) − log q(y_π(n)|x_n)].
@@ -113,7 +115,7 @@ class GaussianVariationalNet(torch.nn.Module):
         Σ_d [(μ_d − y_π(n),d)² − (μ_d − y_n,d)²] / (2 e^{ℓ_d}).
         """
         mu, log_var = self.mean(x), self.log_variance(x)
-        inverse_variance = 1.0 / (2 * log_var.exp())
-        positive = -((mu - y) ** 2 * inverse_variance).sum(dim=1)
-        negative = -((mu - y[permutation]) ** 2 * inverse_variance).sum(dim=1)
+        half_precision = torch.exp(-log_var) / 2
+        positive = -((mu - y).square() * half_precision).sum(dim=1)
+        negative = -((mu - y[permutation]).square() * half_precision).sum(dim=1)
         return (positive - negative).mean()
