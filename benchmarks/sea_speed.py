@@ -1,6 +1,6 @@
 """SEA training speed at Amazon-Baby scale on this CPU, with a breakdown and the matmul roofline.
 
-    python benchmarks/sea_speed.py [--batches 8] [--split input] [--direct]
+    python benchmarks/sea_speed.py [--batches 8] [--split input] [--direct] [--data MMREC_FOLDER]
 
 A Baby-shaped synthetic folder (19,445 users, 7,050 items, ~160k interactions, 4096-d image,
 384-d text) is written once under --work. The script measures this machine's fp32 matmul peak
@@ -8,7 +8,8 @@ with a large torch.mm, then times ``--batches`` training batches (forward, backw
 steps, optimiser step) and one full validation evaluation, extrapolates to a 2048-batch epoch,
 splits the forward with the profiler labels of searec.models.sea, counts the dense FLOPs of the
 projection path, and prints peak RSS. ``--direct`` forms E_m = Linear(F_m) as the released code
-does, for comparison with the default exact shortcut.
+does, for comparison with the default exact shortcut. ``--data`` times a real MMRec folder instead
+(e.g. ../shared/data/tiktok, image + audio).
 """
 
 from __future__ import annotations
@@ -69,10 +70,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--split", default="input", choices=("input", "output"))
     parser.add_argument("--direct", action="store_true", help="form E_m explicitly (released code's cost)")
+    parser.add_argument("--data", type=Path, help="an MMRec folder to time instead of the Baby-shaped synthetic one")
     args = parser.parse_args()
 
     peak = matmul_peak_gflops()
-    folder = baby_shaped_folder(args.work, image_dim=4096, text_dim=384)
+    folder = args.data or baby_shaped_folder(args.work, image_dim=4096, text_dim=384)
     dataset = load_mmrec_folder(folder)
     print(f"data: {dataset.summary()}; torch threads {torch.get_num_threads()}")
     print(f"fp32 matmul peak (4096^3 torch.mm): {peak:.1f} GFLOP/s")
