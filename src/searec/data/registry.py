@@ -1,0 +1,105 @@
+"""The dataset registry: which files make up a dataset, where they come from, how to check them.
+
+The package ships ``registry.yaml`` (Amazon 2014 / 2018 / 2023 categories, MMRec folders, the
+embedded sample); params.yaml's ``datasets:`` entries add datasets or override fields, so a
+user can register any other category by name. Sources are URL templates over a base URL,
+which a mirror (``SEAREC_MIRROR`` or ``download.mirror`` in params.yaml) replaces.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from searec.errors import DatasetError
+
+SOURCE_KINDS = ("amazon2014", "amazon2018", "amazon2023", "mmrec", "sample")
+MIRROR_ENVIRONMENT_VARIABLE = "SEAREC_MIRROR"
+PACKAGE_URL_PREFIX = "package:"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: its local name, URL, and what it must be when it arrives."""
+
+    role: str
+    name: str
+    url: str
+    size: int | None = None
+    sha256: str | None = None
+    extract: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered dataset: its source kind, category and files."""
+
+    name: str
+    source: str
+    category: str
+    files: tuple[RemoteFile, ...]
+    settings: Mapping[str, Any]
+
+    def file(self, role: str) -> RemoteFile:
+        for remote in self.files:
+            if remote.role == role:
+                return remote
+        raise DatasetError(f"dataset {self.name!r} ({self.source}) has no {role!r} file; it has "
+                           f"{[f.role for f in self.files]}")
+
+
+def package_registry() -> dict[str, Any]:
+    text = resources.files("searec.data").joinpath("registry.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def package_url_path(url: str) -> Path:
+    """``package:searec.data/sample/x`` -> the file inside the installed package."""
+    package, _, relative = url[len(PACKAGE_URL_PREFIX):].partition("/")
+    return Path(str(resources.files(package))) / relative
+
+
+def resolve_base_url(source_base: str | None, mirror: str | None) -> str | None:
+    """The base URL files are fetched from: the mirror if one is set (environment first), else the source's."""
+    return os.environ.get(MIRROR_ENVIRONMENT_VARIABLE) or mirror or source_base
+
+
+def dataset_entry(name: str, overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                  mirror: str | None = None) -> DatasetEntry:
+    """Look ``name`` up in the package registry, with params.yaml's ``datasets`` entries applied on top.
+
+    An override entry may set ``source``, ``category``, ``base_url`` and per-role ``files``
+    fields (``name``, ``url``, ``size``, ``sha256``, ``extract``); a new name needs at least
+    ``source`` and ``category``.
+    """
+    registry = package_registry()
+    entry = dict(registry["datasets"].get(name, {})) | dict((overrides or {}).get(name) or {})
+    if not entry:
+        known = sorted(set(registry["datasets"]) | set(overrides or {}))
+        raise DatasetError(f"unknown dataset {name!r}; registered: {known}. Add it under `datasets:` in "
+                           f"params.yaml with a `source` ({', '.join(SOURCE_KINDS)}) and a `category`.")
+    source = entry.get("source")
+    if source not in SOURCE_KINDS:
+        raise DatasetError(f"dataset {name!r}: source {source!r} is not one of {SOURCE_KINDS}")
+    if not entry.get("category"):
+        raise DatasetError(f"dataset {name!r}: no `category` (e.g. Baby, Sports_and_Outdoors)")
+    category = str(entry["category"])
+    source_spec = registry["sources"][source]
+    base = resolve_base_url(entry.get("base_url", source_spec.get("base_url")), mirror)
+    file_overrides = entry.get("files") or {}
+    files = []
+    for role, template in source_spec["files"].items():
+        spec = {"path": template} | dict(file_overrides.get(role) or {})
+        relative = spec["path"].format(category=category)
+        url = spec.get("url") or (f"{base.rstrip('/')}/{relative}" if base else "")
+        files.append(RemoteFile(role=role, name=spec.get("name", Path(relative).name), url=url,
+                                size=spec.get("size"), sha256=spec.get("sha256"),
+                                extract=bool(spec.get("extract", relative.endswith((".tar", ".tar.gz", ".zip"))))))
+    settings = {k: v for k, v in entry.items() if k not in {"source", "category", "files", "base_url"}}
+    return DatasetEntry(name=name, source=source, category=category, files=tuple(files), settings=settings)
