@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from searec.cli_data import add_data_commands
 from searec.errors import SearecError
 
 if TYPE_CHECKING:
@@ -240,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the available models and their defaults")
     models.set_defaults(func=cmd_models)
+
+    add_data_commands(sub)
     return parser
 
 

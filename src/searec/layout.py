@@ -2,6 +2,9 @@
 
 A path tells what a file is (DESIGN.md)::
 
+    data/raw/<dataset>/                         exactly what was downloaded (manifest.json: URLs, hashes)
+    data/processed/<dataset>/                   interactions/items/users parquet tables, manifest.json
+    data/images/<dataset>/                      product images by URL hash, manifest.parquet/json
     data/mmrec/<dataset>/                       MMRec-format folder a model trains on
     runs/<dataset>/<model>/<variant>/seed-<s>/  one training run (metrics.json, model.pt, ...)
     results/tables/<experiment>.{csv,md}        aggregated tables
@@ -17,8 +20,20 @@ DEFAULT_VARIANT = "default"
 RUN_OUTPUTS = ("metrics.json", "model.pt", "history.csv", "config.yaml")
 
 
-def mmrec_dir(dataset: str) -> Path:
-    return Path("data") / "mmrec" / dataset
+def raw_dir(dataset: str, root: Path = Path("data")) -> Path:
+    return Path(root) / "raw" / dataset
+
+
+def processed_dir(dataset: str, root: Path = Path("data")) -> Path:
+    return Path(root) / "processed" / dataset
+
+
+def images_dir(dataset: str, root: Path = Path("data")) -> Path:
+    return Path(root) / "images" / dataset
+
+
+def mmrec_dir(dataset: str, root: Path = Path("data")) -> Path:
+    return Path(root) / "mmrec" / dataset
 
 
 def run_dir(dataset: str, model: str, seed: int | str, variant: str = DEFAULT_VARIANT,

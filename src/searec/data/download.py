@@ -130,6 +130,8 @@ def fetch_file(remote: RemoteFile, folder: Path, policy: RetryPolicy = RetryPoli
             partial.unlink(missing_ok=True)
             raise DownloadError(f"{remote.url}: {error}") from error
         except (urllib.error.URLError, HTTPException, OSError, TimeoutError) as error:
+            if is_missing_local_file(error):
+                raise DownloadError(f"{remote.url}: no such file") from error
             last_error = error
             if attempt < policy.attempts:
                 wait = policy.backoff_seconds * 2 ** (attempt - 1)
@@ -147,6 +149,12 @@ def fetch_file(remote: RemoteFile, folder: Path, policy: RetryPolicy = RetryPoli
     os.replace(partial, target)
     log.info("%s: fetched and verified (%d bytes)", target, target.stat().st_size)
     return _record(remote, target)
+
+
+def is_missing_local_file(error: Exception) -> bool:
+    """A file:// URL whose file does not exist: retrying cannot help."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, FileNotFoundError)
 
 
 def _reason(error: Exception) -> str:
