@@ -1,4 +1,5 @@
-# searec pipeline: synthesise/prepare data -> train each model x seed -> aggregate tables.
+# searec pipeline: download -> preprocess -> images / export-mmrec (or synth) -> train each model x seed
+# -> aggregate tables.
 # The same DAG as dvc.yaml, from the same params.yaml. Run: snakemake --cores 8
 
 configfile: "params.yaml"
@@ -13,4 +14,6 @@ include: "workflow/rules/aggregate.smk"
 rule all:
     input:
         expand("results/tables/{experiment}.{ext}", experiment=["main"], ext=["csv", "md"]),
+        experiment_images("main"),
+        [str(mmrec_dir(name)) for name in SYNTHETIC_DATASETS],  # dvc repro builds every declared stage too
     default_target: True

@@ -15,7 +15,7 @@ from searec.training.evaluation import RankingEvaluator, score_matrix_function
 
 def test_help_lists_every_stage() -> None:
     out = subprocess.run([sys.executable, "-m", "searec", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("synth", "train", "metrics", "aggregate", "models"):
+    for command in ("synth", "train", "metrics", "aggregate", "models", "data"):
         assert command in out
 
 
@@ -76,3 +76,25 @@ def test_rerun_with_other_settings_in_a_finished_run_folder_is_a_clear_error(
     assert main(base + ["--set", "reg_weight=0.5"]) == 2
     err = capsys.readouterr().err
     assert "different configuration" in err and "Traceback" not in err
+
+
+def test_data_stages_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root, missing_params = tmp_path / "data", str(tmp_path / "none.yaml")
+    assert main(["data", "preprocess", "sample", "--root", str(root)]) == 2
+    assert "run `searec data download sample` first" in capsys.readouterr().err
+    assert main(["data", "download", "nosuch", "--root", str(root)]) == 2
+    assert "unknown dataset 'nosuch'" in capsys.readouterr().err
+    assert main(["data", "download", "sample", "--params", missing_params]) == 2
+    assert "params file not found" in capsys.readouterr().err
+
+    params = tmp_path / "params.yaml"
+    params.write_text("preprocess: {k_core: 5, split: temporal, seed: 0}\nimages: {workers: 2}\n")
+    for stage in ("download", "preprocess", "images", "export-mmrec"):
+        assert main(["data", stage, "sample", "--root", str(root), "--params", str(params)]) == 0, stage
+    capsys.readouterr()
+    dataset = load_mmrec_folder(root / "mmrec" / "sample")
+    assert dataset.name == "sample" and len(dataset.train) > 0
+    manifest = json.loads((root / "processed" / "sample" / "manifest.json").read_text())
+    assert manifest["config"]["split"] == "temporal"
+    assert main(["data", "export-mmrec", "sample", "--root", str(root), "--feature", "image=nope.npy"]) == 2
+    assert "nope.npy: cannot read the 'image' feature matrix" in capsys.readouterr().err

@@ -43,7 +43,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     entry, params = _entry(args)
     settings = params.get("download") or {}
-    policy = RetryPolicy(attempts=int(settings.get("attempts", 5)), backoff_seconds=float(settings.get("backoff_seconds", 1.0)),
+    policy = RetryPolicy(attempts=int(settings.get("attempts", 5)),
+                         backoff_seconds=float(settings.get("backoff_seconds", 1.0)),
                          timeout_seconds=float(settings.get("timeout_seconds", 60)))
     manifest = download_dataset(entry, raw_dir(entry.name, args.root), policy)
     print(json.dumps({name: record["size"] for name, record in manifest["files"].items()}, indent=2))

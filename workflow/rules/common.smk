@@ -1,9 +1,10 @@
 # Shared helpers. Paths come from searec.layout, so the workflow and the CLI agree on them.
 import json
+import re
 import shlex
 import sys
 
-from searec.layout import experiment_runs, mmrec_dir, run_dir
+from searec.layout import experiment_runs, images_dir, mmrec_dir, processed_dir, raw_dir, run_dir
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
 SEAREC = f"{shlex.quote(sys.executable)} -m searec"
@@ -15,11 +16,21 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+REGISTRY_DATASETS = sorted(config.get("datasets") or {})
+SYNTHETIC_DATASETS = sorted(config.get("synthetic") or {})
+overlap = set(REGISTRY_DATASETS) & set(SYNTHETIC_DATASETS)
+if overlap:
+    raise ValueError(f"params.yaml: {sorted(overlap)} named under both `datasets` and `synthetic`")
+
+
+def name_pattern(names):
+    """A wildcard constraint matching exactly these dataset names (nothing when there are none)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
 def synth_arguments(wildcards):
-    """`searec synth` options of one `source: synth` dataset entry."""
-    spec = config["datasets"][wildcards.dataset]
-    if spec.get("source") != "synth":
-        raise ValueError(f"params.yaml: datasets.{wildcards.dataset}.source must be 'synth' for now")
+    """`searec synth` options of one `synthetic:` entry."""
+    spec = config["synthetic"][wildcards.dataset]
     return (f"--users {spec['users']} --items {spec['items']} --image-dim {spec['image_dim']} "
             f"--text-dim {spec['text_dim']} --seed {spec['seed']}")
 
@@ -39,3 +50,9 @@ def training_overrides(wildcards):
 
 def experiment_metrics(experiment):
     return [str(run_dir(d, m, s) / "metrics.json") for d, m, s in experiment_runs(config, experiment)]
+
+
+def experiment_images(experiment):
+    """Image manifests of the registry datasets an experiment uses (the images stage is part of the DAG)."""
+    datasets = {d for d, _, _ in experiment_runs(config, experiment)}
+    return [str(images_dir(d) / "manifest.json") for d in sorted(datasets) if d in REGISTRY_DATASETS]

@@ -38,8 +38,18 @@ def read_processed(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
 def export_mmrec(processed: Path, out: Path, name: str, extra_features: dict[str, Path] | None = None) -> dict[str, Any]:
     """Write the MMRec folder of a processed dataset into ``out``; returns what was written."""
     interactions, items, users, manifest = read_processed(processed)
-    features = {path.name[: -len(FEATURE_SUFFIX)]: path for path in sorted((processed / "features").glob(f"*{FEATURE_SUFFIX}"))}
+    imported = sorted((processed / "features").glob(f"*{FEATURE_SUFFIX}"))
+    features = {path.name[: -len(FEATURE_SUFFIX)]: path for path in imported}
     features.update(extra_features or {})
+    for modality, path in features.items():  # check every input before writing anything
+        try:
+            rows = np.load(path, mmap_mode="r", allow_pickle=False).shape[0]
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"{path}: cannot read the {modality!r} feature matrix ({error}); give a .npy file "
+                               f"with one float row per item") from None
+        if rows != len(items):
+            raise DatasetError(f"{path}: {rows} rows, but {processed} has {len(items)} items; a feature file must "
+                               f"have one row per item index")
     out.mkdir(parents=True, exist_ok=True)
     inter = pd.DataFrame({"userID": interactions["user"], "itemID": interactions["item"],
                           "x_label": interactions["label"]})
@@ -52,10 +62,6 @@ def export_mmrec(processed: Path, out: Path, name: str, extra_features: dict[str
     with atomic_path(out / "u_id_mapping.csv") as tmp:
         pd.DataFrame({"user_id": users["user_raw_id"], "userID": users["user"]}).to_csv(tmp, sep="\t", index=False)
     for modality, path in features.items():
-        rows = np.load(path, mmap_mode="r", allow_pickle=False).shape[0]
-        if rows != len(items):
-            raise DatasetError(f"{path}: {rows} rows, but {processed} has {len(items)} items; a feature file must "
-                               f"have one row per item index")
         with atomic_path(out / f"{modality}{FEATURE_SUFFIX}") as tmp:
             shutil.copyfile(path, tmp)
     for stale in out.glob(f"*{FEATURE_SUFFIX}"):

@@ -110,8 +110,11 @@ def _one(item: int, url: str, base_folder: Path, out: Path, policy: RetryPolicy)
     return ImageOutcome(item, resolved, name, "ok", "fetched")
 
 
+IMAGE_RETRIES = RetryPolicy(attempts=3, backoff_seconds=1.0, timeout_seconds=30)
+
+
 def fetch_item_images(items: pd.DataFrame, base_folder: Path, out: Path, workers: int = 8,
-                      policy: RetryPolicy = RetryPolicy(attempts=3, backoff_seconds=1.0, timeout_seconds=30)) -> dict[str, Any]:
+                      policy: RetryPolicy = IMAGE_RETRIES) -> dict[str, Any]:
     """Fetch the ``image_url`` of every row of ``items`` into ``out``; write and return the summary."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)

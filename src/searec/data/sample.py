@@ -147,7 +147,6 @@ def render_image(item: SampleItem, rng: np.random.Generator) -> bytes:
     size = IMAGE_SIZE
     background = tuple(int(v) for v in 235 + rng.integers(-10, 11, size=3))
     image = Image.new("RGB", (size, size), background)
-    draw = ImageDraw.Draw(image)
     colour = COLOURS[item.colour]
     dark = tuple(max(0, int(c * 0.55)) for c in colour)
     light = tuple(min(255, int(c + (255 - c) * 0.6)) for c in colour)
