@@ -147,3 +147,20 @@ def test_mmrec_import_then_export_changes_nothing(tmp_path: Path) -> None:
     before, after = load_mmrec_folder(published), load_mmrec_folder(tmp_path / "exported")
     for split in ("train", "valid", "test"):
         assert (before.interaction_matrix(split) != after.interaction_matrix(split)).nnz == 0
+
+
+def test_an_mmrec_folder_downloads_from_a_local_base_url_without_optional_files(tmp_path: Path) -> None:
+    from searec.data.download import download_dataset
+
+    published = tmp_path / "published"
+    write_mmrec_folder(published, "tiny", np.repeat(np.arange(4), 3), np.tile([0, 1, 2], 4), np.tile([0, 1, 2], 4),
+                       {"audio": np.ones((3, 2), dtype=np.float32)})
+    overrides = {"tiny": {"source": "mmrec", "category": "tiny", "base_url": published.as_uri(),
+                          "files": {"audio_feat": {"path": "audio_feat.npy"}}}}
+    entry = dataset_entry("tiny", overrides)
+    manifest = download_dataset(entry, tmp_path / "raw")
+    assert sorted(manifest["files"]) == ["audio_feat.npy", "tiny.inter"]  # image/text features and maps: optional
+    import_mmrec(entry, tmp_path / "raw", tmp_path / "processed")
+    export_mmrec(tmp_path / "processed", tmp_path / "exported", "tiny")
+    assert (tmp_path / "exported" / "audio_feat.npy").read_bytes() == (published / "audio_feat.npy").read_bytes()
+    assert read_processed(tmp_path / "processed")[1]["asin"].tolist() == ["0", "1", "2"]

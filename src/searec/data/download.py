@@ -180,6 +180,9 @@ def download_dataset(entry: DatasetEntry, folder: Path, policy: RetryPolicy = Re
         try:
             records[remote.name] = _record_role(fetch_file(remote, folder, policy, sleep), remote)
         except DownloadError as error:
+            if remote.optional:
+                log.warning("%s (optional) not fetched: %s", remote.name, error)
+                continue
             failures.append(f"  - {remote.name} ({remote.role}): {error}\n    put it by hand at {folder / remote.name}")
             continue
         if remote.extract:

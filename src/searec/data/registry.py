@@ -34,6 +34,7 @@ class RemoteFile:
     size: int | None = None
     sha256: str | None = None
     extract: bool = False
+    optional: bool = False  # absent at the source: a logged skip, not an error
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,8 @@ def dataset_entry(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
     """Look ``name`` up in the package registry, with params.yaml's ``datasets`` entries applied on top.
 
     An override entry may set ``source``, ``category``, ``base_url`` and per-role ``files``
-    fields (``name``, ``url``, ``size``, ``sha256``, ``extract``); a new name needs at least
-    ``source`` and ``category``.
+    fields (``path``, ``name``, ``url``, ``size``, ``sha256``, ``extract``, ``optional``; a role
+    the source does not know needs a ``path``); a new name needs ``source`` and ``category``.
     """
     registry = package_registry()
     entry = dict(registry["datasets"].get(name, {})) | dict((overrides or {}).get(name) or {})
@@ -94,12 +95,15 @@ def dataset_entry(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
     base = resolve_base_url(entry.get("base_url", source_spec.get("base_url")), mirror)
     file_overrides = entry.get("files") or {}
     files = []
-    for role, template in source_spec["files"].items():
-        spec = {"path": template} | dict(file_overrides.get(role) or {})
+    for role in list(source_spec["files"]) + [r for r in file_overrides if r not in source_spec["files"]]:
+        template = source_spec["files"].get(role)
+        spec = (dict(template) if isinstance(template, dict) else {"path": template}) | dict(file_overrides.get(role) or {})
+        if not spec.get("path"):
+            raise DatasetError(f"dataset {name!r}: file role {role!r} needs a `path` (relative to the base URL)")
         relative = spec["path"].format(category=category)
         url = spec.get("url") or (f"{base.rstrip('/')}/{relative}" if base else "")
         files.append(RemoteFile(role=role, name=spec.get("name", Path(relative).name), url=url,
-                                size=spec.get("size"), sha256=spec.get("sha256"),
+                                size=spec.get("size"), sha256=spec.get("sha256"), optional=bool(spec.get("optional")),
                                 extract=bool(spec.get("extract", relative.endswith((".tar", ".tar.gz", ".zip"))))))
     settings = {k: v for k, v in entry.items() if k not in {"source", "category", "files", "base_url"}}
     return DatasetEntry(name=name, source=source, category=category, files=tuple(files), settings=settings)
