@@ -3,7 +3,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searec.graphs import cached_knn_item_graph, features_digest, knn_item_graph
+from searec.graphs import (
+    cached_knn_item_graph,
+    features_digest,
+    knn_item_graph,
+    normalized_adjacency,
+    user_cooccurrence_graph,
+    write_graph_artifacts,
+)
+from searec.models import ModelInputs
 
 
 def brute_force_knn(features: np.ndarray, k: int) -> np.ndarray:
@@ -42,3 +50,33 @@ def test_cache_is_keyed_by_feature_content(tmp_path: Path) -> None:
     cached_knn_item_graph(changed, 3, tmp_path)
     cached_knn_item_graph(features, 4, tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 3
+
+
+def test_user_cooccurrence_graph_known_answer() -> None:
+    # user 0: items {0,1,2}; user 1: {0,1}; user 2: {2}; user 3: {3}
+    users = np.array([0, 0, 0, 1, 1, 2, 3])
+    items = np.array([0, 1, 2, 0, 1, 2, 3])
+    graph = user_cooccurrence_graph(4, users, items, k=1, chunk_size=3).toarray()
+    assert graph.tolist() == [[0, 2, 0, 0], [2, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
+    full = user_cooccurrence_graph(4, users, items, k=3).toarray()
+    assert full.tolist() == [[0, 2, 1, 0], [2, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
+
+
+def test_graph_artifacts_are_found_by_content(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, 30, 200), rng.integers(0, 20, 200)
+    features = {"image": rng.normal(size=(20, 6)).astype(np.float32), "text": rng.normal(size=(20, 3)).astype(np.float32)}
+    manifest = write_graph_artifacts(tmp_path, 30, 20, users, items, features, [3, 5], 4, {"toy.inter": "abc"})
+    assert {g["file"] for g in manifest["graphs"]} == {"ui.npz", "knn-image-k3.npz", "knn-image-k5.npz",
+                                                      "knn-text-k3.npz", "knn-text-k5.npz", "uu-k4.npz"}
+    inputs = ModelInputs(30, 20, users, items, features, graph_cache_dir=tmp_path)
+    expected_ui = normalized_adjacency(30, 20, users, items)
+    assert (inputs.user_item_adjacency() != expected_ui).nnz == 0
+    (tmp_path / "knn-text-k5.npz").unlink()  # proves the next read comes from the artifact, not a rebuild
+    with pytest.raises(FileNotFoundError):
+        inputs.knn_item_graph("text", 5)
+    assert (inputs.knn_item_graph("image", 3) != knn_item_graph(features["image"], 3)).nnz == 0
+    changed = ModelInputs(30, 20, users, items, {"image": features["image"] + 1}, graph_cache_dir=tmp_path)
+    assert (changed.knn_item_graph("image", 3) != knn_item_graph(features["image"] + 1, 3)).nnz == 0
+    other_train = ModelInputs(30, 20, users[:100], items[:100], graph_cache_dir=tmp_path)
+    assert (other_train.user_item_adjacency() != normalized_adjacency(30, 20, users[:100], items[:100])).nnz == 0

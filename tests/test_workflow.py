@@ -24,13 +24,19 @@ TINY_PARAMS = {
     "download": {"attempts": 2, "backoff_seconds": 0.1, "timeout_seconds": 10},
     "preprocess": {"k_core": 5, "split": "per_user", "seed": 0},
     "images": {"workers": 4},
-    "experiments": {"main": {"datasets": ["sample", "toy"], "models": ["bpr", "lightgcn"]}},
+    "features": {"text": {"encoder": "all-MiniLM-L6-v2", "batch_size": 64, "device": "cpu", "normalize": True,
+                          "threads": 2},
+                 "image": {"encoder": "efficientnet-lite0", "weights_path": None, "batch_size": 32, "workers": 0,
+                           "device": "cpu", "threads": 2}},
+    "graphs": {"knn_k": [10], "user_user_k": 10},
+    "experiments": {"main": {"datasets": ["sample", "toy"], "models": ["bpr", "lightgcn", "sea"]}},
     "seeds": [0, 1],
     "training": {"epochs": 3, "patience": 20, "eval_every": 1, "batch_size": 128, "learning_rate": 0.01,
                  "weight_decay": 0.0, "eval_batch_size": 64, "topk": [5, 10, 20], "valid_metric": "recall@20",
                  "device": "cpu"},
-    "models": {"bpr": {"embedding_size": 16, "reg_weight": 1.0e-3}, "lightgcn": {"embedding_size": 16,
-                                                                                 "n_layers": 2, "reg_weight": 1.0e-4}},
+    "models": {"bpr": {"embedding_size": 16, "reg_weight": 1.0e-3},
+               "lightgcn": {"embedding_size": 16, "n_layers": 2, "reg_weight": 1.0e-4},
+               "sea": {"embedding_size": 16, "club_steps": 5}},
 }
 
 
@@ -124,7 +130,7 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], with_dvc)
     _run([sys.executable, "-m", "dvc", "repro", "--quiet"], with_dvc)
 
-    runs = [(d, m, s) for d in ("sample", "toy") for m in ("bpr", "lightgcn") for s in (0, 1)]
+    runs = [(d, m, s) for d in ("sample", "toy") for m in ("bpr", "lightgcn", "sea") for s in (0, 1)]
     for dataset, model, seed in runs:
         path = Path("runs") / dataset / model / "default" / f"seed-{seed}" / "metrics.json"
         a = json.loads((with_snakemake / path).read_text())
@@ -135,13 +141,20 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     table_a = pd.read_csv(with_snakemake / "results" / "tables" / "main.csv")
     table_b = pd.read_csv(with_dvc / "results" / "tables" / "main.csv")
     pd.testing.assert_frame_equal(table_a, table_b)
-    assert set(table_a["model"]) == {"bpr", "lightgcn"} and (table_a["n_seeds"] == 2).all()
+    assert set(table_a["model"]) == {"bpr", "lightgcn", "sea"} and (table_a["n_seeds"] == 2).all()
     assert set(table_a["dataset"]) == {"sample", "toy"}
     for workspace in (with_snakemake, with_dvc):  # the data stages ran on the embedded sample
         processed = json.loads((workspace / "data" / "processed" / "sample" / "manifest.json").read_text())
         assert processed["counts"][-1]["step"] == "split (per_user)"
         images = json.loads((workspace / "data" / "images" / "sample" / "manifest.json").read_text())
         assert images["ok"] == images["items"] > 200
+        for name, dim in (("text-all-MiniLM-L6-v2", 384), ("image-efficientnet-lite0", 1280)):
+            feature = json.loads((workspace / "data" / "features" / "sample" / f"{name}.json").read_text())
+            assert feature["dim"] == dim and feature["items_imputed"] == 0
+        graphs = json.loads((workspace / "data" / "graphs" / "sample" / "manifest.json").read_text())
+        assert {g["file"] for g in graphs["graphs"]} == {"ui.npz", "knn-image-k10.npz", "knn-text-k10.npz", "uu-k10.npz"}
+        assert "graph knn-text-k10.npz read from" in (workspace / "runs" / "sample" / "sea" / "default" / "seed-0" /
+                                                       "train.log").read_text()
     for name in ("interactions", "items", "users"):
         pd.testing.assert_frame_equal(pd.read_parquet(with_snakemake / "data" / "processed" / "sample" / f"{name}.parquet"),
                                       pd.read_parquet(with_dvc / "data" / "processed" / "sample" / f"{name}.parquet"))

@@ -1,4 +1,5 @@
-"""``searec data …``: the data stages (download, preprocess, images, export-mmrec) and the sample generator.
+"""Dataset stages: ``searec data …`` (download, preprocess, images, export-mmrec, make-sample),
+``searec features text|image`` and ``searec graphs``.
 
 Each takes a dataset name from the registry (``searec.data.registry``; params.yaml's
 ``datasets:`` may add or override entries) and reads and writes the paths of ``searec.layout``
@@ -93,9 +94,96 @@ def cmd_export_mmrec(args: argparse.Namespace) -> int:
         if not sep or not modality or not path:
             raise DataCliError(f"--feature expects MODALITY=PATH.npy, got {text!r}")
         features[modality] = Path(path)
+    if args.with_features:
+        from searec.features.common import configured_encoder, feature_path
+
+        params = _params(args.params)
+        for modality in args.with_features.split(","):
+            path = feature_path(args.root, args.dataset, modality, configured_encoder(params, modality))
+            if not path.exists():
+                raise DataCliError(f"{path}: missing; run `searec features {modality} {args.dataset}` first")
+            features.setdefault(modality, path)
     out = args.out or mmrec_dir(args.dataset, args.root)
     written = export_mmrec(processed_dir(args.dataset, args.root), out, args.dataset, features)
     print(json.dumps(written, indent=2))
+    return 0
+
+
+def _processed_items(entry_name: str, root: Path) -> Any:
+    import pandas as pd
+
+    from searec.layout import processed_dir
+
+    processed = processed_dir(entry_name, root)
+    if not (processed / "manifest.json").exists():
+        raise DataCliError(f"{processed}: not preprocessed yet; run `searec data preprocess {entry_name}` first")
+    return pd.read_parquet(processed / "items.parquet").sort_values("item").reset_index(drop=True)
+
+
+def cmd_features_text(args: argparse.Namespace) -> int:
+    from searec.features.common import feature_path, feature_settings, set_cpu_threads, write_feature_file
+    from searec.features.text import encode_item_texts
+
+    entry, params = _entry(args)
+    settings = feature_settings(params, "text")
+    set_cpu_threads(settings)
+    items = _processed_items(entry.name, args.root)
+    matrix, manifest = encode_item_texts(items["text"].fillna("").tolist(), settings["encoder"],
+                                         int(settings["batch_size"]), str(settings["device"]), bool(settings["normalize"]))
+    path = feature_path(args.root, entry.name, "text", settings["encoder"])
+    write_feature_file(path, matrix, manifest | {"dataset": entry.name})
+    print(json.dumps({"file": str(path)} | manifest, indent=2))
+    return 0
+
+
+def cmd_features_image(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from searec.features.common import feature_path, feature_settings, set_cpu_threads, write_feature_file
+    from searec.features.image import AMAZON_CNN_ENCODER, amazon_cnn_features, encode_item_images, load_image_encoder
+    from searec.features.text import device_for
+    from searec.layout import images_dir, raw_dir
+
+    entry, params = _entry(args)
+    settings = feature_settings(params, "image")
+    set_cpu_threads(settings)
+    items = _processed_items(entry.name, args.root)
+    if settings["encoder"] == AMAZON_CNN_ENCODER:
+        source = raw_dir(entry.name, args.root) / entry.file("image_features").name
+        if not source.exists():
+            raise DataCliError(f"{source}: missing; run `searec data download {entry.name}` first")
+        matrix, manifest = amazon_cnn_features(items["asin"].astype(str).tolist(), source)
+    else:
+        folder = images_dir(entry.name, args.root)
+        if not (folder / "manifest.json").exists():
+            raise DataCliError(f"{folder}: no images yet; run `searec data images {entry.name}` first")
+        outcomes = pd.read_parquet(folder / "manifest.parquet").set_index("item")
+        paths = [folder / outcomes.loc[item, "file"] if item in outcomes.index and outcomes.loc[item, "status"] == "ok"
+                 else None for item in items["item"]]
+        weights = Path(settings["weights_path"]) if settings["weights_path"] else None
+        encoder = load_image_encoder(settings["encoder"], weights)
+        matrix, manifest = encode_item_images(paths, encoder, int(settings["batch_size"]), int(settings["workers"]),
+                                              device_for(str(settings["device"])))
+    path = feature_path(args.root, entry.name, "image", settings["encoder"])
+    write_feature_file(path, matrix, manifest | {"dataset": entry.name})
+    print(json.dumps({"file": str(path)} | manifest, indent=2))
+    return 0
+
+
+def cmd_graphs(args: argparse.Namespace) -> int:
+    from searec.data.mmrec import load_mmrec_folder
+    from searec.graphs import write_graph_artifacts
+    from searec.layout import graphs_dir, mmrec_dir
+
+    params = _params(args.params)  # any MMRec folder under data/mmrec (registry or synthetic dataset)
+    settings = {"knn_k": [10], "user_user_k": 10} | dict(params.get("graphs") or {})
+    knn_ks = settings["knn_k"] if isinstance(settings["knn_k"], list) else [settings["knn_k"]]
+    dataset = load_mmrec_folder(mmrec_dir(args.dataset, args.root))
+    manifest = write_graph_artifacts(graphs_dir(args.dataset, args.root), dataset.n_users, dataset.n_items,
+                                     dataset.train.users, dataset.train.items, dict(dataset.features),
+                                     [int(k) for k in knn_ks], int(settings["user_user_k"]), dataset.source_files)
+    for entry in manifest["graphs"]:
+        print(json.dumps({k: entry[k] for k in ("file", "kind", "k", "shape", "nnz")}))
     return 0
 
 
@@ -107,16 +195,33 @@ def cmd_make_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help="registered dataset name (e.g. sample, baby, sports2023, mmrec-baby)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="params file whose `datasets:`, `download:`, `preprocess:`, `features:`, `graphs:` apply")
+    parser.add_argument("--root", type=Path, default=Path("data"), help="data root (default: data)")
+
+
 def add_data_commands(sub: argparse._SubParsersAction) -> None:
+    features = sub.add_parser("features", help="item features: text (sentence-transformers), image (vision model)")
+    kinds = features.add_subparsers(dest="features_command", required=True, metavar="MODALITY")
+    for name, help_text, func in (
+            ("text", "embed item text -> data/features/<dataset>/text-<encoder>.npy", cmd_features_text),
+            ("image", "pooled image features (or Amazon's CNN features) -> data/features/<dataset>/image-<encoder>.npy",
+             cmd_features_image)):
+        parser = kinds.add_parser(name, help=help_text)
+        _dataset_arguments(parser)
+        parser.set_defaults(func=func)
+    graphs = sub.add_parser("graphs", help="user-item, item-item kNN and user-user graphs -> data/graphs/<dataset>/")
+    _dataset_arguments(graphs)
+    graphs.set_defaults(func=cmd_graphs)
+
     data = sub.add_parser("data", help="data stages: download, preprocess, images, export-mmrec, make-sample")
     commands = data.add_subparsers(dest="data_command", required=True, metavar="STAGE")
 
     def stage(name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
         parser = commands.add_parser(name, help=help_text)
-        parser.add_argument("dataset", help="registered dataset name (e.g. sample, baby, sports2023, mmrec-baby)")
-        parser.add_argument("--params", type=Path, default=Path("params.yaml"),
-                            help="params file whose `datasets:`, `download:`, `preprocess:` sections apply")
-        parser.add_argument("--root", type=Path, default=Path("data"), help="data root (default: data)")
+        _dataset_arguments(parser)
         parser.set_defaults(func=func)
         return parser
 
@@ -128,6 +233,9 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--out", type=Path, default=None, help="output folder (default: data/mmrec/<dataset>)")
     export.add_argument("--feature", action="append", default=[], metavar="MODALITY=PATH",
                         help="add a feature matrix (.npy, one row per item) as <modality>_feat.npy")
+    export.add_argument("--with-features", default="", metavar="MODALITIES",
+                        help="comma-separated modalities whose params-configured feature files to include "
+                             "(e.g. text,image: data/features/<dataset>/<modality>-<encoder>.npy)")
     sample = commands.add_parser("make-sample", help="regenerate the embedded sample catalog's raw files")
     sample.add_argument("--out", type=Path, required=True)
     sample.set_defaults(func=cmd_make_sample)

@@ -1,18 +1,28 @@
-"""Graphs models propagate over: the normalised user–item adjacency and item–item kNN graphs.
+"""Graphs models propagate over: the normalised user–item adjacency, item–item kNN graphs, user–user co-occurrence.
 
-Models take these matrices as inputs rather than building private copies; the graph stage of
-the pipeline (and the user–user co-occurrence graph) arrive with the feature/graph issue.
+``searec graphs DATASET`` writes them once per dataset and parameters to ``data/graphs/<dataset>/``
+(``ui.npz``, ``knn-<modality>-k<k>.npz``, ``uu-k<k>.npz``, scipy sparse) with ``manifest.json``
+naming each file's content key (the SHA-256 of the training interactions or of the feature
+matrix). Models ask :class:`searec.models.ModelInputs` for a graph; it loads the artifact whose
+key matches the data the model was given, and builds (and caches) the graph only when there is
+none, so a changed feature file can never meet a stale graph.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from searec.fileio import atomic_path
+from searec.fileio import atomic_path, write_json_atomic
+
+GRAPH_MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 
 
 def normalized_adjacency(n_users: int, n_items: int, users: np.ndarray, items: np.ndarray) -> sp.csr_matrix:
@@ -70,17 +80,102 @@ def features_digest(features: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def cached_knn_item_graph(features: np.ndarray, k: int, cache_dir: Path, chunk_size: int = 1024) -> sp.csr_matrix:
-    """:func:`knn_item_graph`, built once per (feature content, k) and stored in ``cache_dir``.
+def interactions_digest(n_users: int, n_items: int, users: np.ndarray, items: np.ndarray) -> str:
+    """SHA-256 of a set of (user, item) pairs and the index ranges: the content key of the user–item graph."""
+    pairs = np.unique(np.stack([np.asarray(users, np.int64), np.asarray(items, np.int64)], axis=1), axis=0)
+    digest = hashlib.sha256(f"{n_users}|{n_items}|".encode())
+    digest.update(np.ascontiguousarray(pairs).view(np.uint8).reshape(-1))
+    return digest.hexdigest()
 
-    The file name carries the features' SHA-256, so a changed feature matrix can never meet a
-    stale graph; the write is atomic, so an interrupted build leaves nothing behind.
+
+def user_cooccurrence_graph(n_users: int, users: np.ndarray, items: np.ndarray, k: int,
+                            chunk_size: int = 2048) -> sp.csr_matrix:
+    """Each user's ``k`` users with the most co-interacted items (training data), weighted by that count.
+
+    C = R Rᵀ with R the binary users × items matrix, the diagonal dropped; row u keeps its k
+    largest entries (ties broken towards lower user ids; zero counts never kept). This is the
+    user–user graph of DualGNN (Wang et al., TMM 2021) and DRAGON (Zhou et al., 2023) before
+    their own normalisation. Computed ``chunk_size`` users at a time: no dense users × users matrix.
     """
-    path = Path(cache_dir) / f"knn-{features_digest(features)[:32]}-k{k}.npz"
+    import torch
+
+    interactions = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)),
+                                 shape=(n_users, int(np.max(items)) + 1 if len(items) else 0))
+    interactions.data[:] = 1.0
+    transposed = interactions.T.tocsr()
+    rows, cols, vals = [], [], []
+    for start in range(0, n_users, chunk_size):
+        stop = min(start + chunk_size, n_users)
+        counts = torch.from_numpy((interactions[start:stop] @ transposed).toarray())
+        counts[torch.arange(stop - start), torch.arange(start, stop)] = 0.0  # no self loops
+        top = torch.topk(counts, min(k, n_users), dim=1, sorted=True)
+        keep = top.values > 0
+        rows.append(np.repeat(np.arange(start, stop), keep.sum(dim=1).numpy()))
+        cols.append(top.indices[keep].numpy())
+        vals.append(top.values[keep].numpy())
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n_users, n_users), dtype=np.float32)
+
+
+def _save_npz(path: Path, matrix: sp.spmatrix) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            sp.save_npz(handle, matrix.tocsr())
+
+
+def find_graph_artifact(folder: Path | None, kind: str, key: str, k: int | None = None) -> sp.csr_matrix | None:
+    """The graph of ``kind`` whose content key matches, from a graph folder's manifest; None if there is none."""
+    if folder is None or not (Path(folder) / GRAPH_MANIFEST).exists():
+        return None
+    manifest = json.loads((Path(folder) / GRAPH_MANIFEST).read_text(encoding="utf-8"))
+    for entry in manifest.get("graphs", []):
+        if entry["kind"] == kind and entry["key"] == key and entry.get("k") == k:
+            log.info("graph %s read from %s", entry["file"], folder)
+            return sp.load_npz(Path(folder) / entry["file"]).tocsr()
+    return None
+
+
+def cached_knn_item_graph(features: np.ndarray, k: int, cache_dir: Path, chunk_size: int = 1024) -> sp.csr_matrix:
+    """:func:`knn_item_graph`, read from a graph artifact or cache when one matches (feature content, k).
+
+    ``cache_dir`` may be a ``searec graphs`` output folder (its manifest is searched) or a plain
+    cache; a graph built here is stored under a name carrying the features' SHA-256, so a
+    changed feature matrix can never meet a stale graph. Writes are atomic.
+    """
+    digest = features_digest(features)
+    artifact = find_graph_artifact(cache_dir, "knn", digest, k)
+    if artifact is not None:
+        return artifact
+    path = Path(cache_dir) / f"knn-{digest[:32]}-k{k}.npz"
     if path.exists():
         return sp.load_npz(path).tocsr()
     graph = knn_item_graph(features, k, chunk_size)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            sp.save_npz(handle, graph)
+    _save_npz(path, graph)
     return graph
+
+
+def write_graph_artifacts(out: Path, n_users: int, n_items: int, users: np.ndarray, items: np.ndarray,
+                          features: dict[str, np.ndarray], knn_ks: list[int], user_user_k: int,
+                          inputs: dict[str, str]) -> dict[str, Any]:
+    """Every graph of a dataset into ``out`` with a manifest (written last) keyed by content."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / GRAPH_MANIFEST).unlink(missing_ok=True)
+    entries = []
+
+    def save(name: str, matrix: sp.spmatrix, kind: str, key: str, k: int | None, **extra: Any) -> None:
+        _save_npz(out / name, matrix)
+        entries.append({"file": name, "kind": kind, "key": key, "k": k, "shape": list(matrix.shape),
+                        "nnz": int(matrix.nnz), **extra})
+
+    train_key = interactions_digest(n_users, n_items, users, items)
+    save("ui.npz", normalized_adjacency(n_users, n_items, users, items), "ui", train_key, None,
+         normalization="D^-1/2 A D^-1/2, training interactions")
+    for modality, matrix in sorted(features.items()):
+        for k in knn_ks:
+            save(f"knn-{modality}-k{k}.npz", knn_item_graph(matrix, k), "knn", features_digest(matrix), k,
+                 modality=modality, normalization="top-k cosine incl. self, entries 1/k")
+    save(f"uu-k{user_user_k}.npz", user_cooccurrence_graph(n_users, users, items, user_user_k), "uu", train_key,
+         user_user_k, normalization="none: co-interaction counts")
+    manifest = {"graphs": entries, "inputs": inputs}
+    write_json_atomic(out / GRAPH_MANIFEST, manifest)
+    return manifest

@@ -5,7 +5,9 @@ A path tells what a file is (DESIGN.md)::
     data/raw/<dataset>/                         exactly what was downloaded (manifest.json: URLs, hashes)
     data/processed/<dataset>/                   interactions/items/users parquet tables, manifest.json
     data/images/<dataset>/                      product images by URL hash, manifest.parquet/json
+    data/features/<dataset>/<modality>-<encoder>.npy (+ .json)  item features, row = item index
     data/mmrec/<dataset>/                       MMRec-format folder a model trains on
+    data/graphs/<dataset>/                      ui.npz, knn-<modality>-k<k>.npz, uu-k<k>.npz, manifest.json
     runs/<dataset>/<model>/<variant>/seed-<s>/  one training run (metrics.json, model.pt, ...)
     results/tables/<experiment>.{csv,md}        aggregated tables
 """
@@ -30,6 +32,14 @@ def processed_dir(dataset: str, root: Path = Path("data")) -> Path:
 
 def images_dir(dataset: str, root: Path = Path("data")) -> Path:
     return Path(root) / "images" / dataset
+
+
+def features_dir(dataset: str, root: Path = Path("data")) -> Path:
+    return Path(root) / "features" / dataset
+
+
+def graphs_dir(dataset: str, root: Path = Path("data")) -> Path:
+    return Path(root) / "graphs" / dataset
 
 
 def mmrec_dir(dataset: str, root: Path = Path("data")) -> Path:

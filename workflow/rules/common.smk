@@ -3,8 +3,10 @@ import json
 import re
 import shlex
 import sys
+from pathlib import Path
 
-from searec.layout import experiment_runs, images_dir, mmrec_dir, processed_dir, raw_dir, run_dir
+from searec.features.common import configured_encoder, feature_path
+from searec.layout import experiment_runs, graphs_dir, images_dir, mmrec_dir, processed_dir, raw_dir, run_dir
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
 SEAREC = f"{shlex.quote(sys.executable)} -m searec"
@@ -56,3 +58,10 @@ def experiment_images(experiment):
     """Image manifests of the registry datasets an experiment uses (the images stage is part of the DAG)."""
     datasets = {d for d, _, _ in experiment_runs(config, experiment)}
     return [str(images_dir(d) / "manifest.json") for d in sorted(datasets) if d in REGISTRY_DATASETS]
+
+
+FEATURE_MODALITIES = ("text", "image")
+
+
+def feature_file(dataset, modality):
+    return str(feature_path(Path("data"), dataset, modality, configured_encoder(config, modality)))

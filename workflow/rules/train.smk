@@ -2,6 +2,7 @@ rule train:
     """Train one model with one seed; early stopping on validation, test evaluated once."""
     input:
         data=str(mmrec_dir("{dataset}")),
+        graphs=str(graphs_dir("{dataset}") / "manifest.json"),
     output:
         metrics=str(run_dir("{dataset}", "{model}", "{seed}") / "metrics.json"),
         model=str(run_dir("{dataset}", "{model}", "{seed}") / "model.pt"),
@@ -11,6 +12,7 @@ rule train:
         searec=SEAREC,
         run_dir=lambda wildcards: str(run_dir(wildcards.dataset, wildcards.model, wildcards.seed)),
         overrides=training_overrides,
+        graphs=lambda wildcards: str(graphs_dir(wildcards.dataset)),
     threads: 1  # one intra-op thread per run: parallel runs, no OpenMP oversubscription
     conda:
         "../../environment.yml"
@@ -18,4 +20,4 @@ rule train:
         "logs/train/{dataset}/{model}/default/seed-{seed}.log",
     shell:
         "{params.searec} train --data {input.data} --model {wildcards.model} --seed {wildcards.seed} "
-        "--out {params.run_dir} --threads {threads} {params.overrides} 2> {log}"
+        "--out {params.run_dir} --threads {threads} --graph-cache {params.graphs} {params.overrides} 2> {log}"

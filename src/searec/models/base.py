@@ -29,7 +29,13 @@ from torch import nn
 
 from searec.data.mmrec import InteractionDataset
 from searec.errors import ModelConfigError
-from searec.graphs import cached_knn_item_graph, knn_item_graph
+from searec.graphs import (
+    cached_knn_item_graph,
+    find_graph_artifact,
+    interactions_digest,
+    knn_item_graph,
+    normalized_adjacency,
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class ModelInputs:
     train_items: np.ndarray
     features: Mapping[str, np.ndarray] = field(default_factory=dict)
     graph_cache_dir: Path | None = None
-    """Where feature-derived graphs are cached by content (None: build in memory every time)."""
+    """A ``searec graphs`` folder or graph cache, searched by content key (None: build in memory)."""
 
     @classmethod
     def from_dataset(cls, dataset: InteractionDataset, graph_cache_dir: Path | None = None) -> ModelInputs:
@@ -55,6 +61,14 @@ class ModelInputs:
         if self.graph_cache_dir is None:
             return knn_item_graph(features, k)
         return cached_knn_item_graph(features, k, self.graph_cache_dir)
+
+    def user_item_adjacency(self) -> sp.csr_matrix:
+        """Â of the training interactions: the ``searec graphs`` artifact when its key matches, else built here."""
+        key = interactions_digest(self.n_users, self.n_items, self.train_users, self.train_items)
+        artifact = find_graph_artifact(self.graph_cache_dir, "ui", key)
+        if artifact is not None:
+            return artifact
+        return normalized_adjacency(self.n_users, self.n_items, self.train_users, self.train_items)
 
 
 class Recommender(nn.Module, ABC):

@@ -17,7 +17,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from searec.graphs import normalized_adjacency
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import bpr_loss, mmrec_embedding_penalty, propagate_layers, sparse_tensor
 
@@ -34,7 +33,7 @@ class LightGCN(Recommender):
             raise ValueError(f"lightgcn.n_layers must be >= 0, got {self.params['n_layers']}")
         self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, size)))
         self.item_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_items, size)))
-        adjacency = normalized_adjacency(self.n_users, self.n_items, inputs.train_users, inputs.train_items)
+        adjacency = inputs.user_item_adjacency()
         self.register_buffer("adjacency", sparse_tensor(adjacency), persistent=False)
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:

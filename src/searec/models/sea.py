@@ -33,7 +33,6 @@ from torch.nn import functional as F
 from torch.profiler import record_function
 
 from searec.errors import ModelConfigError
-from searec.graphs import normalized_adjacency
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import GaussianVariationalNet, info_nce, propagate_layers, sparse_tensor
 
@@ -152,7 +151,7 @@ class SEA(Recommender):
             m: ModalityBranch(self.n_users, inputs.features[m].shape[1], p) for m in self.modalities})
         self.user_modality_weight = nn.Parameter(
             torch.softmax(nn.init.xavier_normal_(torch.empty(self.n_users, 2)), dim=1))
-        adjacency = normalized_adjacency(self.n_users, self.n_items, inputs.train_users, inputs.train_items)
+        adjacency = inputs.user_item_adjacency()
         self.register_buffer("adjacency", sparse_tensor(adjacency), persistent=False)
         item_graph = (p["mm_image_weight"] * inputs.knn_item_graph(self.visual, p["knn_k"])
                       + (1 - p["mm_image_weight"]) * inputs.knn_item_graph(self.textual, p["knn_k"]))
