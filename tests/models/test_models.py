@@ -63,3 +63,14 @@ def test_parameter_resolution_checks_names_and_types() -> None:
 def test_exponent_floats_written_without_a_dot_are_numbers() -> None:
     """PyYAML reads `1e-5` as a string; a hyper-parameter must still get the number."""
     assert resolve_params(get_model_class("bpr"), {"reg_weight": "1e-5"})["reg_weight"] == 1e-5
+
+
+def test_params_yaml_declares_every_model_with_its_defaults_and_a_grid() -> None:
+    import yaml
+
+    from tests.conftest import PROJECT_ROOT
+
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    for name, cls in MODEL_REGISTRY.items():
+        assert resolve_params(cls, params["models"][name]) == cls.default_params, name
+        assert params["grids"][name] and set(params["grids"][name]) <= set(cls.default_params), name
