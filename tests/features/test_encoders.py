@@ -131,3 +131,28 @@ def test_a_torchvision_backbone_from_a_weights_file(tmp_path: Path) -> None:
     features, manifest = encode_item_images([_photo((10, 200, 10), tmp_path / "g.jpg")], encoder, workers=0)
     assert features.shape == (1, 512) and encoder.dim == 512 and np.isfinite(features).all()
     assert manifest["weights_file"] == "resnet18.pth"
+
+
+def test_any_sentence_transformers_folder_works_as_the_text_encoder(tmp_path: Path) -> None:
+    """A model folder the test writes (a copy of the default saved by sentence-transformers) gives the same features."""
+    from sentence_transformers import SentenceTransformer
+
+    packaged = resolve_text_encoder("all-MiniLM-L6-v2").location
+    SentenceTransformer(packaged, device="cpu").save(str(tmp_path / "my-model"))
+    texts = ["a blue ball", "a red bottle"]
+    from_folder, manifest = encode_item_texts(texts, encoder=str(tmp_path / "my-model"), device="cpu")
+    default, _ = encode_item_texts(texts, device="cpu")
+    np.testing.assert_allclose(from_folder, default, atol=1e-6)
+    assert manifest["encoder_source"] == str((tmp_path / "my-model").resolve()) and manifest["weights_sha256"]
+
+
+def test_a_torchvision_backbone_from_the_torch_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from torchvision import models
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    cached = tmp_path / "checkpoints" / Path(models.ResNet18_Weights.DEFAULT.url).name
+    cached.parent.mkdir()
+    torch.save(models.resnet18(weights=None).state_dict(), cached)
+    encoder = load_image_encoder("resnet18")
+    assert encoder.weights_file == cached and encoder.dim == 512
