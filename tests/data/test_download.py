@@ -162,11 +162,17 @@ def test_zip_members_outside_the_target_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "escape.txt").exists()
 
 
-def test_a_good_archive_extracts(tmp_path: Path) -> None:
+def test_a_good_archive_extracts_once_and_a_new_version_replaces_it(tmp_path: Path) -> None:
     archive = tmp_path / "good.tar"
     archive.write_bytes(_tar_with("images/a.jpg", b"jpeg"))
     target = extract_archive(archive, tmp_path / "good")
     assert (target / "images" / "a.jpg").read_bytes() == b"jpeg"
+    (target / "images" / "a.jpg").write_bytes(b"touched")
+    extract_archive(archive, target)  # same archive: left as it is
+    assert (target / "images" / "a.jpg").read_bytes() == b"touched"
+    archive.write_bytes(_tar_with("images/b.jpg", b"new"))
+    extract_archive(archive, target)
+    assert sorted(p.name for p in (target / "images").iterdir()) == ["b.jpg"]
 
 
 # ------------------------------------------------------------------ registry

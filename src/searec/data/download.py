@@ -33,6 +33,7 @@ from searec.runtime import show_progress
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 16
+EXTRACTED_FROM = ".extracted-from-sha256"
 USER_AGENT = "searec (research data pipeline)"
 
 
@@ -206,9 +207,13 @@ def extract_archive(archive: Path, target: Path) -> Path:
 
     Tar members go through Python's ``data`` extraction filter (no absolute paths, no ``..``,
     no links out, no device files); zip members are checked the same way before anything is
-    written. The archive is unpacked into a temporary sibling folder and renamed into place.
+    written. The archive is unpacked into a temporary sibling folder and renamed into place,
+    with a marker naming the archive's SHA-256: the same archive is not unpacked twice, another
+    version replaces the old extraction.
     """
-    if target.exists():
+    digest = sha256_file(archive)
+    marker = target / EXTRACTED_FROM
+    if target.exists() and marker.exists() and marker.read_text(encoding="utf-8").strip() == digest:
         return target
     staging = target.with_name(f".{target.name}.extracting")
     shutil.rmtree(staging, ignore_errors=True)
@@ -230,6 +235,8 @@ def extract_archive(archive: Path, target: Path) -> Path:
                                        f"the archive is unsafe or corrupt; nothing was extracted") from error
         else:
             raise ArchiveError(f"{archive}: neither a tar nor a zip archive")
+        (staging / EXTRACTED_FROM).write_text(digest + "\n", encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)  # an extraction of another version of the archive
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
