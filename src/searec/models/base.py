@@ -93,6 +93,12 @@ class Recommender(nn.Module, ABC):
     def ranking_representations(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(users [U, d], items [I, d])``; score(u, i) = ⟨users[u], items[i]⟩."""
 
+    def before_epoch(self) -> None:
+        """Hook at the start of every training epoch (FREEDOM resamples its pruned graph here).
+
+        Randomness must come from torch's global generator, which checkpoints save and restore.
+        """
+
     def after_backward(self) -> dict[str, float]:
         """Hook between ``backward()`` and the main optimiser step; returns values to log."""
         return {}

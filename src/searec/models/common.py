@@ -6,10 +6,13 @@ One implementation each, so that models differ only in what is genuinely theirs.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+
+from searec.errors import ModelConfigError
 
 
 def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
@@ -119,3 +122,25 @@ class GaussianVariationalNet(torch.nn.Module):
         positive = -((mu - y).square() * half_precision).sum(dim=1)
         negative = -((mu - y[permutation]).square() * half_precision).sum(dim=1)
         return (positive - negative).mean()
+
+
+def resolve_modalities(available: Iterable[str], visual: str, textual: str) -> tuple[str, str]:
+    """(visual, textual) modality names; ``auto`` picks image for visual and text (else the other) for textual.
+
+    SEA and FREEDOM weight the item graph 0.1 · visual + 0.9 · textual; any two modalities can play the roles.
+    """
+    names = sorted(available)
+    if len(names) < 2:
+        raise ModelConfigError(f"this model needs two item modalities; the dataset has {names or 'none'}. "
+                               f"Add <modality>_feat.npy files to the dataset folder.")
+    if visual == "auto":
+        visual = "image" if "image" in names else names[0]
+    if textual == "auto":
+        others = [n for n in names if n != visual]
+        textual = "text" if "text" in others else others[0]
+    for role, name in (("visual", visual), ("textual", textual)):
+        if name not in names:
+            raise ModelConfigError(f"{role}: modality {name!r} not in the dataset ({names})")
+    if visual == textual:
+        raise ModelConfigError(f"visual and textual must be different modalities, both are {visual!r}")
+    return visual, textual

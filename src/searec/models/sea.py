@@ -34,28 +34,9 @@ from torch.profiler import record_function
 
 from searec.errors import ModelConfigError
 from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import GaussianVariationalNet, info_nce, propagate_layers, sparse_tensor
+from searec.models.common import GaussianVariationalNet, info_nce, propagate_layers, resolve_modalities, sparse_tensor
 
 ENCODER_HIDDEN = 256
-
-
-def resolve_modalities(available: Iterable[str], visual: str, textual: str) -> tuple[str, str]:
-    """(visual, textual) modality names; ``auto`` picks image for visual and text (else the other) for textual."""
-    names = sorted(available)
-    if len(names) < 2:
-        raise ModelConfigError(f"SEA needs two item modalities; the dataset has {names or 'none'}. "
-                               f"Add <modality>_feat.npy files to the dataset folder.")
-    if visual == "auto":
-        visual = "image" if "image" in names else names[0]
-    if textual == "auto":
-        others = [n for n in names if n != visual]
-        textual = "text" if "text" in others else others[0]
-    for role, name in (("visual", visual), ("textual", textual)):
-        if name not in names:
-            raise ModelConfigError(f"sea.{role}: modality {name!r} not in the dataset ({names})")
-    if visual == textual:
-        raise ModelConfigError(f"sea.visual and sea.textual must differ, both are {visual!r}")
-    return visual, textual
 
 
 class ModalityBranch(nn.Module):

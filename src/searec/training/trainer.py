@@ -197,6 +197,7 @@ class Trainer:
                      rng: np.random.Generator, epoch: int) -> dict[str, Any]:
         started = time.perf_counter()
         model.train()
+        model.before_epoch()
         train = self.dataset.train
         order = rng.permutation(len(train))
         users = train.users[order]

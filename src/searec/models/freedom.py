@@ -1,0 +1,109 @@
+"""FREEDOM: a frozen item–item kNN graph plus LightGCN on a degree-sensitively pruned user–item graph.
+
+Zhou & Shen, "A Tale of Two Graphs: Freezing and Denoising Graph Structures for Multimodal
+Recommendation", ACM MM 2023, as MMRec implements it (../shared/docs/BASELINES.md):
+
+* S = w · S_visual + (1 − w) · S_textual, each the kNN (k = ``knn_k``) cosine graph of the raw
+  features with entries 1/k (the graph SEA uses too, read from the ``searec graphs`` artifacts);
+  item side h = S^L · E_item (L = ``n_mm_layers``, frozen S).
+* Every epoch (``before_epoch``) a fraction 1 − ``dropout`` of the training edges is kept,
+  sampled without replacement with probability ∝ 1/sqrt(d_u · d_i), and re-normalised
+  D^-1/2 A D^-1/2; LightGCN (``n_ui_layers``, mean of layers 0..L) runs on it in training and
+  on the full graph for ranking.
+* Items: LightGCN item embedding + h. Loss = BPR + ``reg_weight`` · [BPR(u, Linear_t(F_t)) +
+  BPR(u, Linear_v(F_v))] on the user's graph embedding, with the raw features trainable as in
+  MMRec (``nn.Embedding.from_pretrained(..., freeze=False)``).
+
+Peak memory at Baby scale (4096-d image, 384-d text): the trainable feature tables with their
+Adam moments, 4 × 7,050 × 4,480 float32 ≈ 0.5 GB, plus the graphs (kNN: 7,050 · 10 entries each;
+Â: 2 · 119k edges).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from searec.errors import ModelConfigError
+from searec.graphs import normalized_adjacency
+from searec.models.base import ModelInputs, Recommender, register_model
+from searec.models.common import propagate_layers, resolve_modalities, sparse_tensor
+
+
+def degree_sensitive_edge_sample(users: np.ndarray, items: np.ndarray, keep: int,
+                                 generator: torch.Generator | None = None) -> np.ndarray:
+    """Indices of ``keep`` edges drawn without replacement with probability ∝ 1/sqrt(d_u · d_i) (FREEDOM §3.2)."""
+    user_degree = np.bincount(users)[users]
+    item_degree = np.bincount(items)[items]
+    weights = torch.from_numpy(1.0 / np.sqrt(user_degree * item_degree))
+    return torch.multinomial(weights, keep, replacement=False, generator=generator).numpy()
+
+
+@register_model
+class FREEDOM(Recommender):
+    name = "freedom"
+    uses_features = True
+    default_params = {"embedding_size": 64, "reg_weight": 0.0, "dropout": 0.8, "knn_k": 10, "mm_image_weight": 0.1,
+                      "n_ui_layers": 2, "n_mm_layers": 1, "visual": "auto", "textual": "auto"}
+
+    def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
+        super().__init__(inputs, params)
+        p = self.params
+        if not 0.0 <= p["dropout"] < 1.0:
+            raise ModelConfigError(f"freedom.dropout is the share of edges pruned each epoch, in [0, 1); got {p['dropout']}")
+        self.visual, self.textual = resolve_modalities(inputs.features, p["visual"], p["textual"])
+        size = p["embedding_size"]
+        self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, size)))
+        self.item_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_items, size)))
+        self.features = nn.ParameterDict({m: nn.Parameter(torch.from_numpy(np.array(inputs.features[m], np.float32)))
+                                          for m in (self.visual, self.textual)})
+        self.projections = nn.ModuleDict({m: nn.Linear(self.features[m].shape[1], size)
+                                          for m in (self.visual, self.textual)})
+        for projection in self.projections.values():
+            nn.init.xavier_normal_(projection.weight)
+        item_graph = (p["mm_image_weight"] * inputs.knn_item_graph(self.visual, p["knn_k"])
+                      + (1 - p["mm_image_weight"]) * inputs.knn_item_graph(self.textual, p["knn_k"]))
+        self.register_buffer("item_graph", sparse_tensor(item_graph), persistent=False)
+        self.register_buffer("adjacency", sparse_tensor(inputs.user_item_adjacency()), persistent=False)
+        self.train_users = np.asarray(inputs.train_users, dtype=np.int64)
+        self.train_items = np.asarray(inputs.train_items, dtype=np.int64)
+        self.pruned_adjacency = self.adjacency
+
+    def before_epoch(self) -> None:
+        """Resample the pruned user–item graph: keep 1 − dropout of the edges, degree-sensitively."""
+        if self.params["dropout"] <= 0:
+            self.pruned_adjacency = self.adjacency
+            return
+        keep = int(len(self.train_users) * (1 - self.params["dropout"]))
+        kept = degree_sensitive_edge_sample(self.train_users, self.train_items, keep)
+        pruned = normalized_adjacency(self.n_users, self.n_items, self.train_users[kept], self.train_items[kept])
+        self.pruned_adjacency = sparse_tensor(pruned).to(self.adjacency.device)
+
+    def _forward(self, adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hop = self.item_embedding
+        for _ in range(self.params["n_mm_layers"]):
+            hop = torch.sparse.mm(self.item_graph, hop)
+        nodes = torch.cat([self.user_embedding, self.item_embedding])
+        mean = torch.stack(propagate_layers(adjacency, nodes, self.params["n_ui_layers"])).mean(dim=0)
+        return mean[: self.n_users], mean[self.n_users:] + hop
+
+    @staticmethod
+    def _bpr(user_e: torch.Tensor, pos_e: torch.Tensor, neg_e: torch.Tensor) -> torch.Tensor:
+        return -F.logsigmoid((user_e * pos_e).sum(dim=1) - (user_e * neg_e).sum(dim=1)).mean()
+
+    def loss_terms(self, users: torch.Tensor, pos_items: torch.Tensor, neg_items: torch.Tensor) -> dict[str, torch.Tensor]:
+        user_repr, item_repr = self._forward(self.pruned_adjacency if self.training else self.adjacency)
+        user_e = user_repr[users]
+        terms = {"bpr": self._bpr(user_e, item_repr[pos_items], item_repr[neg_items])}
+        for modality in (self.textual, self.visual):
+            content = self.projections[modality](self.features[modality])
+            terms[f"bpr_{modality}"] = self.params["reg_weight"] * self._bpr(user_e, content[pos_items], content[neg_items])
+        return terms
+
+    def ranking_representations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._forward(self.adjacency)
