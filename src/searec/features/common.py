@@ -65,7 +65,7 @@ def feature_path(root: Path, dataset: str, modality: str, encoder: str) -> Path:
 
 DEFAULT_FEATURE_SETTINGS: dict[str, dict[str, Any]] = {
     "text": {"encoder": "all-MiniLM-L6-v2", "batch_size": 64, "device": "auto", "normalize": True, "threads": 2},
-    "image": {"encoder": "efficientnet-lite0", "weights_path": None, "batch_size": 32, "workers": 2, "device": "auto",
+    "image": {"encoder": "efficientnet-lite0", "weights_path": None, "batch_size": 8, "workers": 2, "device": "auto",
               "threads": 2},
 }
 
