@@ -68,7 +68,12 @@ def _verify(path: Path, remote: RemoteFile) -> str | None:
     return None
 
 
-def _open(url: str, offset: int, timeout: float) -> Any:
+def is_permanent_http_error(error: urllib.error.HTTPError) -> bool:
+    """A 4xx answer other than 408/429: retrying cannot change it."""
+    return 400 <= error.code < 500 and error.code not in (408, 429)
+
+
+def open_url(url: str, offset: int, timeout: float) -> Any:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     if offset and url.startswith(("http://", "https://")):
         request.add_header("Range", f"bytes={offset}-")
@@ -79,11 +84,11 @@ def _stream_once(remote: RemoteFile, partial: Path, policy: RetryPolicy) -> None
     """One attempt: append to (or restart) ``partial`` until the server's response ends."""
     offset = partial.stat().st_size if partial.exists() else 0
     try:
-        response = _open(remote.url, offset, policy.timeout_seconds)
+        response = open_url(remote.url, offset, policy.timeout_seconds)
     except urllib.error.HTTPError as error:
         if error.code == 416 and offset:  # the partial file already holds everything
             return
-        if 400 <= error.code < 500 and error.code not in (408, 429):
+        if is_permanent_http_error(error):
             raise _PermanentError(f"HTTP {error.code} {error.reason}") from error
         raise
     with response:

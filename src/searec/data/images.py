@@ -15,7 +15,6 @@ import logging
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -25,7 +24,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from searec.data.download import USER_AGENT, RetryPolicy, is_missing_local_file
+from searec.data.download import RetryPolicy, is_missing_local_file, is_permanent_http_error, open_url
 from searec.fileio import atomic_path, write_json_atomic
 from searec.runtime import show_progress
 
@@ -70,11 +69,10 @@ def _fetch(url: str, policy: RetryPolicy) -> bytes:
     last: Exception | None = None
     for attempt in range(1, policy.attempts + 1):
         try:
-            request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-            with urllib.request.urlopen(request, timeout=policy.timeout_seconds) as response:  # noqa: S310
+            with open_url(url, 0, policy.timeout_seconds) as response:
                 return response.read()
         except urllib.error.HTTPError as error:
-            if 400 <= error.code < 500 and error.code not in (408, 429):
+            if is_permanent_http_error(error):
                 raise
             last = error
         except (urllib.error.URLError, HTTPException, OSError, TimeoutError) as error:
