@@ -152,7 +152,7 @@ class Study:
         self.params = yaml.safe_load(args.params.read_text())
         self.models = args.models.split(",")
         self.training = training_settings(dict(self.params["training"]) | {"device": "cpu"}, args.set, self.models)
-        self.threads = max(1, (os.cpu_count() or 1) // args.jobs)
+        self.threads = max(1, len(os.sched_getaffinity(0)) // args.jobs)
         self.missing: list[str] = []
 
     # ------------------------------------------------------------------ running
@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--ablations", action="store_true", help="SEA without CLUB / Solosim / both")
     parser.add_argument("--set", action="append", default=[], metavar="[MODEL:]KEY=VALUE")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel runs (each gets cores // jobs threads)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel runs (each gets usable cores // jobs threads; restrict with taskset)")
     parser.add_argument("--summarize-only", action="store_true", help="train nothing; report finished runs")
     args = parser.parse_args()
     if not any(args.data.glob("*.inter")):
