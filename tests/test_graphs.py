@@ -5,9 +5,11 @@ import pytest
 
 from searec.graphs import (
     cached_knn_item_graph,
+    cosine_valued,
     features_digest,
     knn_item_graph,
     normalized_adjacency,
+    row_normalized,
     user_cooccurrence_graph,
     write_graph_artifacts,
 )
@@ -80,3 +82,30 @@ def test_graph_artifacts_are_found_by_content(tmp_path: Path) -> None:
     assert (changed.knn_item_graph("image", 3) != knn_item_graph(features["image"] + 1, 3)).nnz == 0
     other_train = ModelInputs(30, 20, users[:100], items[:100], graph_cache_dir=tmp_path)
     assert (other_train.user_item_adjacency() != normalized_adjacency(30, 20, users[:100], items[:100])).nnz == 0
+    assert (inputs.user_user_graph(4) != user_cooccurrence_graph(30, users, items, 4)).nnz == 0
+    (tmp_path / "uu-k4.npz").unlink()
+    with pytest.raises(FileNotFoundError):  # read from the artifact, not recomputed
+        inputs.user_user_graph(4)
+
+
+def test_row_normalised_graphs_derive_from_the_symmetric_one() -> None:
+    users, items = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0])
+    symmetric = normalized_adjacency(3, 2, users, items)
+    a = (symmetric.toarray() > 0).astype(float)
+    assert np.allclose(row_normalized(symmetric).toarray(), a / a.sum(1, keepdims=True))
+    with_loops = a + np.eye(5)
+    assert np.allclose(row_normalized(symmetric, self_loops=True).toarray(), with_loops / with_loops.sum(1, keepdims=True))
+
+
+def test_cosine_valued_knn_graph_is_mmrec_dense_construction() -> None:
+    """LATTICE's / MGCN's original graph: top-k cosine values kept, then D^-1/2 S D^-1/2 by row sums."""
+    features = np.random.default_rng(1).normal(size=(12, 4)).astype(np.float32)
+    normed = features / np.linalg.norm(features, axis=1, keepdims=True)
+    similarity = normed @ normed.T
+    dense = np.zeros_like(similarity)
+    for i, row in enumerate(similarity):
+        keep = np.argsort(-row)[:3]
+        dense[i, keep] = row[keep]
+    inv = 1 / np.sqrt(dense.sum(1))
+    got = cosine_valued(knn_item_graph(features, 3), features).toarray()
+    assert np.allclose(got, inv[:, None] * dense * inv[None, :], atol=1e-6)

@@ -176,7 +176,7 @@ def cmd_graphs(args: argparse.Namespace) -> int:
     from searec.layout import graphs_dir, mmrec_dir
 
     params = _params(args.params)  # any MMRec folder under data/mmrec (registry or synthetic dataset)
-    settings = {"knn_k": [10], "user_user_k": 10} | dict(params.get("graphs") or {})
+    settings = {"knn_k": [10], "user_user_k": 40} | dict(params.get("graphs") or {})
     knn_ks = settings["knn_k"] if isinstance(settings["knn_k"], list) else [settings["knn_k"]]
     dataset = load_mmrec_folder(mmrec_dir(args.dataset, args.root))
     manifest = write_graph_artifacts(graphs_dir(args.dataset, args.root), dataset.n_users, dataset.n_items,

@@ -72,6 +72,38 @@ def knn_item_graph(features: np.ndarray, k: int, chunk_size: int = 1024) -> sp.c
     return (scaling @ binary @ scaling).tocsr().astype(np.float32)
 
 
+def row_normalized(graph: sp.spmatrix, self_loops: bool = False) -> sp.csr_matrix:
+    """D^-1 (A + [I]) of the BINARY pattern of ``graph``: mean aggregation over neighbours (MMGCN; LATTICE with self loops).
+
+    Derived from an artifact (e.g. Â's nonzeros are exactly A's edges) instead of rebuilding it.
+    """
+    binary = sp.csr_matrix(graph, dtype=np.float64, copy=True)
+    binary.data[:] = 1.0
+    if self_loops:
+        binary = (binary + sp.eye(binary.shape[0], format="csr")).tocsr()
+        binary.data[:] = 1.0
+    degree = np.asarray(binary.sum(axis=1)).ravel()
+    inverse = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
+    return (sp.diags(inverse) @ binary).tocsr().astype(np.float32)
+
+
+def cosine_valued(graph: sp.spmatrix, features: np.ndarray) -> sp.csr_matrix:
+    """The pattern of a kNN graph with cos(f_i, f_j) as entries, then D^-1/2 S D^-1/2 by row sums.
+
+    LATTICE and MGCN keep the similarities of the k neighbours (MMRec's ``build_knn_neighbourhood``
+    + symmetric Laplacian) where SEA and FREEDOM binarise them; the neighbours themselves are
+    those of :func:`knn_item_graph`, so the pattern comes from the same artifact.
+    """
+    pattern = sp.coo_matrix(graph)
+    normed = np.asarray(features, dtype=np.float64)
+    normed = normed / np.maximum(np.linalg.norm(normed, axis=1, keepdims=True), 1e-12)
+    values = np.einsum("nd,nd->n", normed[pattern.row], normed[pattern.col])
+    similarity = sp.csr_matrix((values, (pattern.row, pattern.col)), shape=pattern.shape)
+    degree = np.asarray(similarity.sum(axis=1)).ravel()
+    inv_sqrt = np.divide(1.0, np.sqrt(np.abs(degree)), out=np.zeros_like(degree), where=degree != 0)
+    return (sp.diags(inv_sqrt) @ similarity @ sp.diags(inv_sqrt)).tocsr().astype(np.float32)
+
+
 def features_digest(features: np.ndarray) -> str:
     """SHA-256 of a feature matrix's shape, dtype and bytes: the content key of derived graphs."""
     array = np.ascontiguousarray(features)

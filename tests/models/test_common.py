@@ -3,7 +3,19 @@ import pytest
 import torch
 
 from searec.graphs import normalized_adjacency
-from searec.models.common import bpr_loss, mmrec_embedding_penalty, propagate_layers, sparse_tensor
+from searec.models.common import (
+    bpr_loss,
+    edge_propagate,
+    half_squared_penalty,
+    info_nce,
+    knn_edges,
+    mmrec_embedding_penalty,
+    pairwise_bpr,
+    propagate_layers,
+    segment_softmax,
+    sparse_tensor,
+    symmetric_edge_normalization,
+)
 
 
 def test_bpr_loss_known_values() -> None:
@@ -57,3 +69,76 @@ def test_symmetric_propagation_gradient_equals_dense_autograd() -> None:
         layers.append(dense @ layers[-1])
     (torch.stack(layers).sum(0) * weights).sum().backward()
     assert torch.allclose(x.grad, expected_x.grad, atol=1e-5)
+
+
+def test_pairwise_bpr_in_base_2_is_the_natural_one_over_ln_2() -> None:
+    torch.manual_seed(0)
+    u, p, n = torch.randn(5, 4), torch.randn(5, 4), torch.randn(5, 4)
+    natural = pairwise_bpr(u, p, n)
+    margin = (u * p).sum(1) - (u * n).sum(1)
+    assert float(natural) == pytest.approx(float(-torch.log(torch.sigmoid(margin)).mean()), rel=1e-5)
+    assert float(pairwise_bpr(u, p, n, log_base=2)) == pytest.approx(float(natural) / np.log(2), rel=1e-6)
+
+
+def test_half_squared_penalty_known_value() -> None:
+    a = torch.tensor([[3.0, 4.0], [0.0, 0.0]])  # ‖a‖² = 25
+    b = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # ‖b‖² = 1
+    assert float(half_squared_penalty(a, b)) == pytest.approx((25 + 1) / 2 / 2)
+
+
+def test_info_nce_with_targets_equals_the_definition() -> None:
+    torch.manual_seed(0)
+    anchors, candidates, targets = torch.randn(4, 3), torch.randn(7, 3), torch.tensor([6, 0, 2, 2])
+    a = torch.nn.functional.normalize(anchors, dim=1)
+    c = torch.nn.functional.normalize(candidates, dim=1)
+    logits = a @ c.T / 0.5
+    expected = -(logits[torch.arange(4), targets] - torch.logsumexp(logits, dim=1))
+    assert float(info_nce(anchors, candidates, 0.5, targets, reduction="sum")) == pytest.approx(float(expected.sum()),
+                                                                                              rel=1e-5)
+    square = torch.randn(4, 3)
+    assert float(info_nce(anchors, square, 0.5)) == pytest.approx(
+        float(info_nce(anchors, square, 0.5, torch.arange(4))), rel=1e-6)
+
+
+def test_edge_propagation_sums_repeated_edges_and_passes_gradients_to_weights() -> None:
+    rows, cols = torch.tensor([0, 0, 2, 0]), torch.tensor([1, 2, 0, 1])
+    weights = torch.tensor([0.5, 1.0, 2.0, 0.25], requires_grad=True)
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    out = edge_propagate(rows, cols, weights, x, 3)
+    dense = torch.zeros(3, 3)
+    dense[0, 1], dense[0, 2], dense[2, 0] = 0.75, 1.0, 2.0
+    torch.testing.assert_close(out, dense @ x)
+    out.sum().backward()
+    torch.testing.assert_close(weights.grad, x[cols].sum(dim=1))
+
+
+def test_segment_softmax_normalises_within_each_segment() -> None:
+    scores = torch.tensor([1.0, 2.0, 3.0, 1000.0, 0.0])
+    segments = torch.tensor([0, 0, 2, 2, 1])
+    got = segment_softmax(scores, segments, 3)
+    torch.testing.assert_close(got[:2], torch.softmax(torch.tensor([1.0, 2.0]), 0))
+    torch.testing.assert_close(got[2:4], torch.tensor([0.0, 1.0]))  # stable for large scores
+    assert float(got[4]) == 1.0
+
+
+def test_knn_edges_match_dense_top_k_in_any_chunking() -> None:
+    features = torch.from_numpy(np.random.default_rng(0).normal(size=(23, 5)).astype(np.float32))
+    normed = torch.nn.functional.normalize(features, dim=1)
+    dense = normed @ normed.T
+    expected = torch.zeros(23, 23).scatter_(1, torch.topk(dense, 4, dim=1).indices, torch.topk(dense, 4, dim=1).values)
+    for chunk in (1, 7, 1024):
+        rows, cols, vals = knn_edges(features, 4, chunk)
+        got = torch.zeros(23, 23).index_put_((rows, cols), vals, accumulate=True)
+        torch.testing.assert_close(got, expected)
+        assert all(int(r) in cols[rows == r].tolist() for r in range(23))  # self included
+
+
+def test_symmetric_edge_normalisation_equals_dense_formula() -> None:
+    rows, cols = torch.tensor([0, 0, 1, 2, 2]), torch.tensor([0, 1, 1, 0, 2])
+    weights = torch.tensor([0.5, 1.0, 2.0, 0.25, 1.0])
+    dense = torch.zeros(4, 4).index_put_((rows, cols), weights)
+    degree = dense.sum(1)
+    inv = torch.where(degree > 0, degree.rsqrt(), torch.zeros(4))
+    expected = inv[:, None] * dense * inv[None, :]
+    got = symmetric_edge_normalization(rows, cols, weights, 4)
+    torch.testing.assert_close(got, expected[rows, cols])

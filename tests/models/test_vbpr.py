@@ -9,8 +9,6 @@ from searec.data.mmrec import load_mmrec_folder
 from searec.errors import ModelConfigError
 from searec.models import ModelInputs
 from searec.models.vbpr import VBPR
-from searec.training.config import TrainingConfig
-from searec.training.trainer import train_run
 
 
 def test_item_vector_is_id_embedding_then_projected_content(tiny_synth: Path) -> None:
@@ -26,11 +24,3 @@ def test_item_vector_is_id_embedding_then_projected_content(tiny_synth: Path) ->
     with pytest.raises(ModelConfigError, match="at least one item modality"):
         VBPR(ModelInputs(inputs.n_users, inputs.n_items, inputs.train_users, inputs.train_items), {})
 
-
-@pytest.mark.slow
-def test_vbpr_uses_the_planted_content_signal(small_synth: Path, tmp_path: Path) -> None:
-    dataset = load_mmrec_folder(small_synth)
-    config = TrainingConfig(epochs=15, patience=100, learning_rate=5e-3, device="cpu")
-    bpr = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "bpr")
-    vbpr = train_run(dataset, "vbpr", {}, config, seed=0, run_dir=tmp_path / "vbpr")
-    assert vbpr["valid"]["recall@20"] > 1.15 * bpr["valid"]["recall@20"], (vbpr["valid"], bpr["valid"])

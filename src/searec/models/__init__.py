@@ -3,7 +3,7 @@
 Importing this package registers every model; ``get_model_class("lightgcn")`` finds one.
 """
 
-from searec.models import bpr, freedom, lightgcn, sea, vbpr  # noqa: F401  (import registers the models)
+from searec.models import bm3, bpr, dragon, dualgnn, freedom, grcn, lattice, lgmrec, lightgcn, mgcn, mmgcn, sea, slmrec, vbpr  # noqa: F401  (import registers the models)
 from searec.models.base import (
     MODEL_REGISTRY,
     ModelConfigError,

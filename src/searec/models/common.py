@@ -23,6 +23,27 @@ def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, eps: float = 1e
     return -torch.log(eps + torch.sigmoid(pos_scores - neg_scores)).mean()
 
 
+def pairwise_bpr(user_e: torch.Tensor, pos_e: torch.Tensor, neg_e: torch.Tensor, log_base: float = np.e) -> torch.Tensor:
+    """BPR on embeddings, −mean log_b σ(⟨u, i⁺⟩ − ⟨u, i⁻⟩), in the numerically safe log-sigmoid form.
+
+    ``log_base`` 2 is the variant of DualGNN, DRAGON and SEA's released code (``torch.log2``).
+    """
+    margin = (user_e * pos_e).sum(dim=1) - (user_e * neg_e).sum(dim=1)
+    return -torch.nn.functional.logsigmoid(margin).mean() / float(np.log(log_base))
+
+
+def half_squared_penalty(*embeddings: torch.Tensor) -> torch.Tensor:
+    """Σ_k ½‖E_k‖²_F / batch size: the L2 regulariser of LATTICE, MGCN and LGMRec (squared, unlike EmbLoss)."""
+    total = sum(embedding.square().sum() for embedding in embeddings) / 2
+    return total / embeddings[0].shape[0]
+
+
+def node_embedding_penalty(nodes: torch.Tensor, n_users: int, users: torch.Tensor, pos_items: torch.Tensor,
+                           neg_items: torch.Tensor) -> torch.Tensor:
+    """mean over the batch of E_u² + E_i⁺² + E_i⁻² for a joint [users; items] ID table (MMGCN's and GRCN's reg)."""
+    return (nodes[users].square() + nodes[n_users + pos_items].square() + nodes[n_users + neg_items].square()).mean()
+
+
 def mmrec_embedding_penalty(*embeddings: torch.Tensor) -> torch.Tensor:
     """MMRec's ``EmbLoss``: Σ_k ‖E_k‖_F / batch size (Frobenius norms, NOT squared).
 
@@ -69,25 +90,118 @@ def symmetric_sparse_mm(adjacency: torch.Tensor, dense: torch.Tensor) -> torch.T
     return _SymmetricSparseMatmul.apply(adjacency, dense)
 
 
-def propagate_layers(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int) -> list[torch.Tensor]:
-    """[X, ÂX, Â²X, …, Â^L X]: the layer outputs of linear propagation over a symmetric Â."""
+def propagate_layers(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int,
+                     symmetric: bool = True) -> list[torch.Tensor]:
+    """[X, ÂX, Â²X, …, Â^L X]: the layer outputs of linear propagation over a constant sparse Â.
+
+    ``symmetric`` (D^-1/2 A D^-1/2) takes the fast backward of :func:`symmetric_sparse_mm`; a
+    row-normalised D^-1 (A + I) (LATTICE) must pass False and gets autograd's transpose.
+    """
+    multiply = symmetric_sparse_mm if symmetric else torch.sparse.mm
     layers = [embeddings]
     for _ in range(n_layers):
-        layers.append(symmetric_sparse_mm(adjacency, layers[-1]))
+        layers.append(multiply(adjacency, layers[-1]))
     return layers
 
 
-def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float) -> torch.Tensor:
-    """One-directional InfoNCE: row i of ``anchors`` must pick row i of ``candidates``.
+def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float, targets: torch.Tensor | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+    """One-directional InfoNCE: row n of ``anchors`` must pick row ``targets[n]`` of ``candidates``.
 
-    L = −mean_i log softmax_j(⟨a_i, c_j⟩ / τ)_i with a, c L2-normalised. SEA's "Solosimloss"
-    (He et al., arXiv 2406.08270) with text anchors against all image items; a lower bound on
-    the mutual information of the two views (Oord et al., 2018): I ≥ log N − L.
+    L = −mean_n log softmax_j(⟨a_n, c_j⟩ / τ)_{t_n} with a, c L2-normalised; ``targets`` defaults
+    to n (paired rows, the others in the batch as negatives). SEA's "Solosimloss" (He et al.,
+    arXiv 2406.08270) with text anchors against all image items; MGCN's and SLMRec's in-batch
+    contrast; LGMRec's against all users or items (``targets`` = the batch's ids, ``reduction``
+    "sum" as MMRec's). A lower bound on the mutual information of the two views (Oord et al.,
+    2018): I ≥ log N − L.
     """
-    anchors = torch.nn.functional.normalize(anchors, dim=1) / tau  # N × d scaled, not the N × N logits
+    anchors = torch.nn.functional.normalize(anchors, dim=1) / tau  # N × d scaled, not the N × M logits
     candidates = torch.nn.functional.normalize(candidates, dim=1)
     logits = anchors @ candidates.T
-    return torch.nn.functional.cross_entropy(logits, torch.arange(anchors.shape[0], device=anchors.device))
+    if targets is None:
+        targets = torch.arange(anchors.shape[0], device=anchors.device)
+    return torch.nn.functional.cross_entropy(logits, targets, reduction=reduction)
+
+
+def combine_layers(adjacency: torch.Tensor, embeddings: torch.Tensor, n_layers: int, how: str = "mean",
+                   symmetric: bool = True) -> torch.Tensor:
+    """Mean (LightGCN) or sum (SEA, DRAGON, DualGNN) of the layers 0..L of propagation over Â."""
+    stacked = torch.stack(propagate_layers(adjacency, embeddings, n_layers, symmetric), dim=0)
+    if how == "mean":
+        return stacked.mean(dim=0)
+    if how == "sum":
+        return stacked.sum(dim=0)
+    raise ValueError(f"how must be 'mean' or 'sum', got {how!r}")
+
+
+def edge_propagate(rows: torch.Tensor, cols: torch.Tensor, weights: torch.Tensor, x: torch.Tensor,
+                   n_rows: int) -> torch.Tensor:
+    """y_r = Σ_{edges (r, c)} w · x_c for an edge list whose weights may carry gradients.
+
+    Repeated (r, c) pairs add up, so graphs given as concatenated edge lists sum without a
+    coalesce; used where edge weights are learned (GRCN's routing, LATTICE's learned graph).
+    """
+    return torch.zeros(n_rows, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, rows, weights[:, None] * x[cols])
+
+
+def segment_softmax(scores: torch.Tensor, segments: torch.Tensor, n_segments: int) -> torch.Tensor:
+    """Softmax of ``scores`` within each segment (e.g. over each user's edges), stable (max subtracted)."""
+    maximum = torch.full((n_segments,), -torch.inf, dtype=scores.dtype, device=scores.device)
+    maximum = maximum.scatter_reduce(0, segments, scores.detach(), reduce="amax")
+    exp = torch.exp(scores - maximum[segments])
+    total = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device).index_add_(0, segments, exp)
+    return exp / total[segments]
+
+
+def symmetric_edge_normalization(rows: torch.Tensor, cols: torch.Tensor, weights: torch.Tensor,
+                                 n_nodes: int) -> torch.Tensor:
+    """Weights of D^-1/2 W D^-1/2 for an edge list, with D the row sums of W (zero rows stay zero)."""
+    degree = torch.zeros(n_nodes, dtype=weights.dtype, device=weights.device).index_add_(0, rows, weights)
+    inv_sqrt = torch.where(degree > 0, degree.clamp_min(1e-12).rsqrt(), torch.zeros_like(degree))
+    return inv_sqrt[rows] * weights * inv_sqrt[cols]
+
+
+def knn_edges(features: torch.Tensor, k: int, chunk_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(rows, cols, cosine) of each row's k most similar rows (itself included), computed in row chunks.
+
+    Differentiable in ``features`` through the kept similarities: the k × I block of one chunk is
+    all that exists at a time, never an items × items matrix (LATTICE's learned graph, rebuilt
+    from trainable projections).
+    """
+    normed = torch.nn.functional.normalize(features, dim=1)
+    rows, cols, values = [], [], []
+    for start in range(0, normed.shape[0], chunk_size):
+        similarity = normed[start:start + chunk_size] @ normed.T
+        top = torch.topk(similarity, k, dim=1)
+        rows.append(torch.arange(start, start + similarity.shape[0], device=features.device).repeat_interleave(k))
+        cols.append(top.indices.reshape(-1))
+        values.append(top.values.reshape(-1))
+    return torch.cat(rows), torch.cat(cols), torch.cat(values)
+
+
+class FeatureTables(torch.nn.Module):
+    """The raw item feature matrices of some modalities, trainable (MMRec's ``freeze=False``) or frozen.
+
+    Several MMRec models load features with ``nn.Embedding.from_pretrained(..., freeze=False)``
+    and so fine-tune them; ``trainable`` keeps that choice explicit and in one place.
+    """
+
+    def __init__(self, features: dict[str, np.ndarray], modalities: Iterable[str], trainable: bool) -> None:
+        super().__init__()
+        self.trainable = trainable
+        self.names = tuple(modalities)
+        for name in self.names:
+            table = torch.from_numpy(np.array(features[name], dtype=np.float32))
+            if trainable:
+                self.register_parameter(f"table_{name}", torch.nn.Parameter(table))
+            else:
+                self.register_buffer(f"table_{name}", table, persistent=False)
+
+    def __getitem__(self, modality: str) -> torch.Tensor:
+        return getattr(self, f"table_{modality}")
+
+    def dim(self, modality: str) -> int:
+        return int(self[modality].shape[1])
 
 
 class GaussianVariationalNet(torch.nn.Module):
@@ -122,6 +236,16 @@ class GaussianVariationalNet(torch.nn.Module):
         positive = -((mu - y).square() * half_precision).sum(dim=1)
         negative = -((mu - y[permutation]).square() * half_precision).sum(dim=1)
         return (positive - negative).mean()
+
+
+def require_modalities(available: Iterable[str], model: str, at_least: int = 1) -> tuple[str, ...]:
+    """The dataset's item modalities in a fixed order, or a clear error when there are too few."""
+    names = tuple(sorted(available))
+    if len(names) < at_least:
+        raise ModelConfigError(f"{model} needs at least {at_least} item modalit{'y' if at_least == 1 else 'ies'}; "
+                               f"the dataset has {list(names) or 'none'}. "
+                               "Add <modality>_feat.npy files to the dataset folder.")
+    return names
 
 
 def resolve_modalities(available: Iterable[str], visual: str, textual: str) -> tuple[str, str]:

@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from searec.errors import ModelConfigError
 from searec.graphs import normalized_adjacency
 from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import propagate_layers, resolve_modalities, sparse_tensor
+from searec.models.common import FeatureTables, combine_layers, pairwise_bpr, resolve_modalities, sparse_tensor
 
 
 def degree_sensitive_edge_sample(users: np.ndarray, items: np.ndarray, keep: int,
@@ -65,13 +64,11 @@ class FREEDOM(Recommender):
         # The content BPR terms are FREEDOM's only use of the raw features besides the frozen graph: with
         # reg_weight 0 they would be parameters without gradients, so they exist only when weighted.
         content_modalities = (self.visual, self.textual) if p["reg_weight"] > 0 else ()
-        self.features = nn.ParameterDict({m: nn.Parameter(torch.from_numpy(np.array(inputs.features[m], np.float32)))
-                                          for m in content_modalities})
-        self.projections = nn.ModuleDict({m: nn.Linear(self.features[m].shape[1], size) for m in content_modalities})
+        self.features = FeatureTables(inputs.features, content_modalities, trainable=True)
+        self.projections = nn.ModuleDict({m: nn.Linear(self.features.dim(m), size) for m in content_modalities})
         for projection in self.projections.values():
             nn.init.xavier_normal_(projection.weight)
-        item_graph = (p["mm_image_weight"] * inputs.knn_item_graph(self.visual, p["knn_k"])
-                      + (1 - p["mm_image_weight"]) * inputs.knn_item_graph(self.textual, p["knn_k"]))
+        item_graph = inputs.mixed_item_graph(self.visual, self.textual, p["knn_k"], p["mm_image_weight"])
         self.register_buffer("item_graph", sparse_tensor(item_graph), persistent=False)
         self.register_buffer("adjacency", sparse_tensor(inputs.user_item_adjacency()), persistent=False)
         self.train_users = np.asarray(inputs.train_users, dtype=np.int64)
@@ -93,23 +90,20 @@ class FREEDOM(Recommender):
         for _ in range(self.params["n_mm_layers"]):
             hop = torch.sparse.mm(self.item_graph, hop)
         nodes = torch.cat([self.user_embedding, self.item_embedding])
-        mean = torch.stack(propagate_layers(adjacency, nodes, self.params["n_ui_layers"])).mean(dim=0)
+        mean = combine_layers(adjacency, nodes, self.params["n_ui_layers"], how="mean")
         return mean[: self.n_users], mean[self.n_users:] + hop
-
-    @staticmethod
-    def _bpr(user_e: torch.Tensor, pos_e: torch.Tensor, neg_e: torch.Tensor) -> torch.Tensor:
-        return -F.logsigmoid((user_e * pos_e).sum(dim=1) - (user_e * neg_e).sum(dim=1)).mean()
 
     def loss_terms(self, users: torch.Tensor, pos_items: torch.Tensor, neg_items: torch.Tensor) -> dict[str, torch.Tensor]:
         user_repr, item_repr = self._forward(self.pruned_adjacency if self.training else self.adjacency)
         user_e = user_repr[users]
-        terms = {"bpr": self._bpr(user_e, item_repr[pos_items], item_repr[neg_items])}
+        terms = {"bpr": pairwise_bpr(user_e, item_repr[pos_items], item_repr[neg_items])}
         for modality in (self.textual, self.visual):
             if modality not in self.projections:  # reg_weight 0: logged as 0, nothing projected for nothing
                 terms[f"bpr_{modality}"] = torch.zeros((), device=user_e.device)
                 continue
             content = self.projections[modality](self.features[modality])
-            terms[f"bpr_{modality}"] = self.params["reg_weight"] * self._bpr(user_e, content[pos_items], content[neg_items])
+            content_bpr = pairwise_bpr(user_e, content[pos_items], content[neg_items])
+            terms[f"bpr_{modality}"] = self.params["reg_weight"] * content_bpr
         return terms
 
     def ranking_representations(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import bpr_loss, mmrec_embedding_penalty, propagate_layers, sparse_tensor
+from searec.models.common import bpr_loss, combine_layers, mmrec_embedding_penalty, sparse_tensor
 
 
 @register_model
@@ -39,7 +39,7 @@ class LightGCN(Recommender):
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean over layers 0..L of the propagated embeddings, split into (users, items)."""
         ego = torch.cat([self.user_embedding, self.item_embedding], dim=0)
-        final = torch.stack(propagate_layers(self.adjacency, ego, self.params["n_layers"]), dim=0).mean(dim=0)
+        final = combine_layers(self.adjacency, ego, self.params["n_layers"], how="mean")
         return final[: self.n_users], final[self.n_users:]
 
     def loss_terms(self, users: torch.Tensor, pos_items: torch.Tensor, neg_items: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -26,24 +26,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.profiler import record_function
 
 from searec.errors import ModelConfigError
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import GaussianVariationalNet, info_nce, propagate_layers, resolve_modalities, sparse_tensor
+from searec.models.backbone import GraphModalityEncoder, ModalityGraphModel
+from searec.models.base import ModelInputs, register_model
+from searec.models.common import GaussianVariationalNet, info_nce, pairwise_bpr
 
-ENCODER_HIDDEN = 256
 
-
-class ModalityBranch(nn.Module):
-    """One modality's projection, graph-encoder input, Solosim head and CLUB projections."""
+class ModalityBranch(GraphModalityEncoder):
+    """The backbone's modality encoder plus SEA's projection E_m, Solosim head and CLUB projections."""
 
     def __init__(self, n_users: int, feature_dim: int, params: Mapping[str, Any]) -> None:
-        super().__init__()
+        super().__init__(n_users, feature_dim, params["embedding_size"])
         size = params["embedding_size"]
         self.split_input = params["split"] == "input"
         self.factored = params["factored_projection"]
@@ -51,9 +49,6 @@ class ModalityBranch(nn.Module):
         self.generic_width = split_width // 2
         self.unique_width = split_width - self.generic_width
         self.projection = nn.Linear(feature_dim, feature_dim)
-        self.encoder_in = nn.Linear(feature_dim, ENCODER_HIDDEN)
-        self.encoder_out = nn.Linear(ENCODER_HIDDEN, size)
-        self.user_embedding = nn.Parameter(nn.init.xavier_normal_(torch.empty(n_users, size)))
         hidden, out = params["head_hidden"], params["head_out"]
         self.head_in = nn.Linear(self.generic_width, hidden)
         self.head_rest = nn.Sequential(nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, hidden),
@@ -92,9 +87,7 @@ class ModalityBranch(nn.Module):
     def encode(self, features: torch.Tensor, adjacency: torch.Tensor, n_layers: int) -> tuple[torch.Tensor, dict]:
         """Z_m = Σ_{l=0..L} Â^l normalise([P_m; x_m]) and the generic/unique inputs of the auxiliary losses."""
         outputs = self.consumer_outputs(features)
-        items = self.encoder_out(F.leaky_relu(outputs[0]))
-        nodes = F.normalize(torch.cat([self.user_embedding, items], dim=0), dim=1)
-        z = torch.stack(propagate_layers(adjacency, nodes, n_layers), dim=0).sum(dim=0)
+        z = self.propagate(outputs[0], adjacency, n_layers)
         if self.split_input:
             head_pre, club_generic, club_unique = outputs[1], outputs[2], outputs[3]
         else:
@@ -106,7 +99,7 @@ class ModalityBranch(nn.Module):
 
 
 @register_model
-class SEA(Recommender):
+class SEA(ModalityGraphModel):
     name = "sea"
     uses_features = True
     default_params = {
@@ -123,20 +116,7 @@ class SEA(Recommender):
             raise ModelConfigError(f"sea.split must be 'input' (released code) or 'output' (paper text), got {p['split']!r}")
         if p["distance"] not in {"club", "neg_l2"}:
             raise ModelConfigError(f"sea.distance must be 'club' or 'neg_l2', got {p['distance']!r}")
-        self.visual, self.textual = resolve_modalities(inputs.features, p["visual"], p["textual"])
-        self.modalities = (self.visual, self.textual)
-        for modality in self.modalities:
-            self.register_buffer(f"features_{modality}", torch.from_numpy(np.asarray(inputs.features[modality])),
-                                 persistent=False)
-        self.branches = nn.ModuleDict({
-            m: ModalityBranch(self.n_users, inputs.features[m].shape[1], p) for m in self.modalities})
-        self.user_modality_weight = nn.Parameter(
-            torch.softmax(nn.init.xavier_normal_(torch.empty(self.n_users, 2)), dim=1))
-        adjacency = inputs.user_item_adjacency()
-        self.register_buffer("adjacency", sparse_tensor(adjacency), persistent=False)
-        item_graph = (p["mm_image_weight"] * inputs.knn_item_graph(self.visual, p["knn_k"])
-                      + (1 - p["mm_image_weight"]) * inputs.knn_item_graph(self.textual, p["knn_k"]))
-        self.register_buffer("item_graph", sparse_tensor(item_graph), persistent=False)
+        self.build_backbone(inputs, lambda feature_dim: ModalityBranch(self.n_users, feature_dim, p))
         self.variational_net = GaussianVariationalNet(p["club_dim"], p["club_dim"], p["club_hidden"])
         self.variational_optimizer = torch.optim.Adam(self.variational_net.parameters(), lr=p["club_learning_rate"])
         self._club_inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -145,16 +125,12 @@ class SEA(Recommender):
     def _forward(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, dict]]:
         outputs, zs = {}, []
         for modality in self.modalities:
-            z, aux = self.branches[modality].encode(getattr(self, f"features_{modality}"), self.adjacency,
+            z, aux = self.branches[modality].encode(self.modality_features(modality), self.adjacency,
                                                     self.params["n_ui_layers"])
             zs.append(z)
             outputs[modality] = aux
-        users = torch.cat([self.user_modality_weight[:, k: k + 1] * z[: self.n_users] for k, z in enumerate(zs)], dim=1)
-        items = torch.cat([z[self.n_users:] for z in zs], dim=1)
-        hop = items
-        for _ in range(self.params["n_mm_layers"]):
-            hop = torch.sparse.mm(self.item_graph, hop)
-        return users, items + hop, outputs
+        users, items = self.fuse(zs)
+        return users, items, outputs
 
     def _distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         if self.params["distance"] == "neg_l2":
@@ -168,8 +144,7 @@ class SEA(Recommender):
             user_repr, item_repr, aux = self._forward()
         with record_function("sea.bpr"):
             user_e = user_repr[users]
-            margin = (user_e * item_repr[pos_items]).sum(dim=1) - (user_e * item_repr[neg_items]).sum(dim=1)
-            terms = {"bpr": -F.logsigmoid(margin).mean() / np.log(2.0)}
+            terms = {"bpr": pairwise_bpr(user_e, item_repr[pos_items], item_repr[neg_items], log_base=2)}
         with record_function("sea.solosim"):
             heads = {m: self.branches[m].head_rest(aux[m]["head_pre"]) for m in self.modalities}
             terms["solo"] = self.params["alpha"] * info_nce(heads[self.textual], heads[self.visual], self.params["tau"])

@@ -1,0 +1,26 @@
+"""DRAGON: SEA's backbone without SEA's losses or projection, plus a user–user graph.
+
+Zhou et al., "Enhancing Dyadic Relations with Homogeneous Graphs for Multimodal Recommendation",
+ECAI 2023, as MMRec implements it (../shared/docs/BASELINES.md). The backbone
+(:mod:`searec.models.backbone`, shared with SEA) encodes each modality straight from its raw
+features (no pre-GNN linear layer), fuses users by concatenation with learned per-user weights,
+adds ``n_mm_layers`` hops over the frozen kNN item graph 0.1·S_visual + 0.9·S_textual and one
+hop over the user–user graph (each user's ``user_k`` = 40 top co-interacting users, softmax of the
+counts; the ``searec graphs`` artifact ``uu-k40``). Loss = BPR (log base 2) + reg_weight ·
+[mean_batch Σ_m P_m,u² + mean w²]. Peak memory at Baby scale: see benchmarks/model_speed.py.
+"""
+
+from __future__ import annotations
+
+from searec.models.backbone import PlainBackboneModel
+from searec.models.base import register_model
+
+
+@register_model
+class DRAGON(PlainBackboneModel):
+    name = "dragon"
+    uses_features = True
+    uses_user_graph = True
+    default_params = {"embedding_size": 64, "reg_weight": 1e-3, "knn_k": 10, "mm_image_weight": 0.1,
+                      "n_ui_layers": 2, "n_mm_layers": 1, "user_k": 40, "visual": "auto", "textual": "auto"}
+

@@ -1,0 +1,28 @@
+"""DualGNN: per-modality graph encoders fused by learned user weights, plus a user–user graph.
+
+Wang et al., "DualGNN: Dual Graph Neural Network for Multimedia Recommendation", IEEE TMM 2021,
+as MMRec implements it (../shared/docs/BASELINES.md). Each modality: the backbone's encoder
+(:mod:`searec.models.backbone`: MLP d → 4e → e, free user preferences, sum of layers 0..2 over
+Â). Users fuse modalities by a learned weighted sum Σ_m w_u,m Z_m,u, items by the plain sum;
+users then add one hop over the user–user co-occurrence graph (top ``user_k`` = 40 neighbours,
+softmax of the co-interaction counts; the ``searec graphs`` artifact). No item–item graph.
+Loss = BPR (log base 2) + reg_weight · [mean_batch Σ_m P_m,u² + mean w²]. Peak memory at Baby
+scale: see benchmarks/model_speed.py.
+"""
+
+from __future__ import annotations
+
+from searec.models.backbone import PlainBackboneModel
+from searec.models.base import register_model
+
+
+@register_model
+class DualGNN(PlainBackboneModel):
+    name = "dualgnn"
+    uses_features = True
+    fusion = "sum"
+    uses_item_graph = False
+    uses_user_graph = True
+    default_params = {"embedding_size": 64, "reg_weight": 1e-3, "n_ui_layers": 2, "user_k": 40,
+                      "visual": "auto", "textual": "auto"}
+
