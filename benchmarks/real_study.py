@@ -305,7 +305,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--ablations", action="store_true", help="SEA without CLUB / Solosim / both")
     parser.add_argument("--set", action="append", default=[], metavar="[MODEL:]KEY=VALUE")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel runs (each gets usable cores // jobs threads; restrict with taskset)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="parallel runs (each gets usable cores // jobs threads; taskset restricts)")
     parser.add_argument("--summarize-only", action="store_true", help="train nothing; report finished runs")
     args = parser.parse_args()
     if not any(args.data.glob("*.inter")):
