@@ -87,7 +87,7 @@ def row_normalized(graph: sp.spmatrix, self_loops: bool = False) -> sp.csr_matri
     return (sp.diags(inverse) @ binary).tocsr().astype(np.float32)
 
 
-def cosine_valued(graph: sp.spmatrix, features: np.ndarray) -> sp.csr_matrix:
+def cosine_valued(graph: sp.spmatrix, features: np.ndarray, chunk_size: int = 4096) -> sp.csr_matrix:
     """The pattern of a kNN graph with cos(f_i, f_j) as entries, then D^-1/2 S D^-1/2 by row sums.
 
     LATTICE and MGCN keep the similarities of the k neighbours (MMRec's ``build_knn_neighbourhood``
@@ -95,9 +95,12 @@ def cosine_valued(graph: sp.spmatrix, features: np.ndarray) -> sp.csr_matrix:
     those of :func:`knn_item_graph`, so the pattern comes from the same artifact.
     """
     pattern = sp.coo_matrix(graph)
-    normed = np.asarray(features, dtype=np.float64)
+    normed = np.asarray(features, dtype=np.float32)
     normed = normed / np.maximum(np.linalg.norm(normed, axis=1, keepdims=True), 1e-12)
-    values = np.einsum("nd,nd->n", normed[pattern.row], normed[pattern.col])
+    values = np.empty(pattern.nnz, dtype=np.float64)
+    for start in range(0, pattern.nnz, chunk_size):  # nnz × d gathered at once would be GBs at Baby's 4096-d
+        rows, cols = pattern.row[start:start + chunk_size], pattern.col[start:start + chunk_size]
+        values[start:start + chunk_size] = np.einsum("nd,nd->n", normed[rows], normed[cols])
     similarity = sp.csr_matrix((values, (pattern.row, pattern.col)), shape=pattern.shape)
     degree = np.asarray(similarity.sum(axis=1)).ravel()
     inv_sqrt = np.divide(1.0, np.sqrt(np.abs(degree)), out=np.zeros_like(degree), where=degree != 0)
