@@ -12,7 +12,8 @@
    time from the grid value nearest the model's default, keeping each axis's best (fewer runs;
    the choice is said in the summary).
 2. Seeds: each group's chosen configuration with every ``--seeds`` seed; test metrics as
-   mean ± sample std over those seeds (the selection seed is not among them).
+   mean ± sample std over those seeds. ``--seeds 999`` (the selection seed) reports the chosen
+   grid run's own test metrics: one seed, nothing retrained.
 3. ``--ablations``: for SEA at its default reading, the chosen configuration with ``ureg: 0`` (no CLUB),
    ``alpha: 0`` (no Solosim) and both, with every seed.
 
@@ -242,7 +243,9 @@ class Study:
             # At the default reading only (the released code's), as the "chosen setting".
             ablated = [g for g in groups if g.model == "sea" and (g.base | g.fixed).get("split") == g.base.get("split")]
             rows += [(g, name, g.chosen | change) for g in ablated for name, change in ABLATIONS.items()]
-        jobs = [self.job(g, config, seed, "seeds/") for g, _, config in rows for seed in seeds]
+        # A seed equal to the selection seed is the grid run itself (``--seeds 999``: one seed, no retraining).
+        jobs = [self.job(g, config, seed, "grid/" if seed == self.args.selection_seed else "seeds/")
+                for g, _, config in rows for seed in seeds]
         results = self.run(jobs)
         table = []
         for index, (group, variant, config) in enumerate(rows):

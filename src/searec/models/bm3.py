@@ -12,6 +12,11 @@ MMRec's ``freeze=False``), for the batch's (u, i⁺) pairs:
 
 Loss = align + reg_weight · EmbLoss(all online users, all online items) + cl_weight · modal
 (means over the batch). Negatives are not used. Ranking scores ⟨f(u), f(i)⟩.
+
+Cost at Baby scale (``python benchmarks/model_speed.py``: Baby-shaped ``searec synth`` folder,
+4096-d image, 384-d text, batch 2048, 2 threads): 14.6 s per training epoch, 2.14 GiB peak RSS
+for the whole ``searec train`` process.
+Includes the trainable feature tables with their Adam moments (4 × 7,050 × 4,480 floats ≈ 0.5 GB).
 """
 
 from __future__ import annotations

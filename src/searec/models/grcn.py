@@ -12,8 +12,14 @@ Each training edge gets weight ω_ui = ReLU(max_m s_m(u, i)) (pruned at 0). A we
 the ID embeddings E, with entries ω_ui / sqrt(d_u d_i) (Â's value times the weight), gives
 E + ÂωE + Âω²E; the final representation is the concatenation [ID part ; x_1 ; x_2 …].
 Loss = BPR + reg_weight · [mean_batch(E_u², E_i⁺², E_i⁻²) + Σ_m mean_batch P_m,u²]. Works with
-any number of modalities. Memory is linear in the edges (every edge's score per modality);
-at Baby scale see benchmarks/model_speed.py.
+any number of modalities. Memory is linear in the edges (every edge's score per modality).
+
+Cost at Baby scale (``python benchmarks/model_speed.py``: Baby-shaped ``searec synth`` folder,
+4096-d image, 384-d text, batch 2048, 2 threads): 95.4 s per training epoch, 3.19 GiB peak RSS
+for the whole ``searec train`` process.
+Edge-wise gathers and scatters dominate (routing: 3 iterations × 2 modalities over 120k edges, then
+the weighted ID propagation over 240k directed edges; elementwise and index ops were ~80 % of
+the profile on a smaller synthetic folder).
 """
 
 from __future__ import annotations

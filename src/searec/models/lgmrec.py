@@ -16,6 +16,12 @@ as MMRec implements it (../shared/docs/BASELINES.md).
 
 At ranking time (eval mode) memberships are the noise-free softmax(F V / τ) and nothing is
 dropped, so scores are deterministic (MMRec samples Gumbel noise at inference as well).
+
+Cost at Baby scale (``python benchmarks/model_speed.py``: Baby-shaped ``searec synth`` folder,
+4096-d image, 384-d text, batch 2048, 2 threads): 39.1 s per training epoch, 2.09 GiB peak RSS
+for the whole ``searec train`` process.
+Every batch projects all items' 4096-d features and contrasts each batch row against all users
+and all items (not profiled further).
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ as MMRec implements it (../shared/docs/BASELINES.md). For each modality m:
 
 Final = c + side. Loss = BPR + reg_weight · ½(‖u‖² + ‖i⁺‖² + ‖i⁻‖²)/batch + cl_weight ·
 [InfoNCE(side_i⁺, c_i⁺; τ) + InfoNCE(side_u, c_u; τ)] with in-batch negatives.
+
+Cost at Baby scale (``python benchmarks/model_speed.py``: Baby-shaped ``searec synth`` folder,
+4096-d image, 384-d text, batch 2048, 2 threads): 20.3 s per training epoch, 2.41 GiB peak RSS
+for the whole ``searec train`` process.
+Includes the trainable feature tables with their Adam moments (4 × 7,050 × 4,480 floats ≈ 0.5 GB).
 """
 
 from __future__ import annotations

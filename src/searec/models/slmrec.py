@@ -13,6 +13,10 @@ fine = Σ over modality pairs (a, b) InfoNCE(g_a(i_a), g_b(i_b); ssl_temp), coar
 InfoNCE(g_ID(i_ID), mean_m g_m(i_m); ssl_temp) (the "fine and coarse" task). ``weight_decay``
 (1e-4) is written as the loss term wd/2 · Σ‖θ‖² over the trainable parameters, which is exactly
 Adam's (coupled) weight decay, so the model keeps it without a trainer switch.
+
+Cost at Baby scale (``python benchmarks/model_speed.py``: Baby-shaped ``searec synth`` folder,
+4096-d image, 384-d text, batch 2048, 2 threads): 11.9 s per training epoch, 1.86 GiB peak RSS
+for the whole ``searec train`` process.
 """
 
 from __future__ import annotations

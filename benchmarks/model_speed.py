@@ -1,0 +1,80 @@
+"""Seconds per epoch and peak RSS of every model at Amazon-Baby scale on this CPU.
+
+    python benchmarks/model_speed.py [--models all|a,b,...] [--epochs 2] [--threads 2] [--work DIR]
+
+A Baby-shaped synthetic folder (19,445 users, 7,050 items, ~160k interactions, 4096-d image,
+384-d text; benchmarks/_common.py) and its graph artifacts (``searec graphs``' files: Â, kNN
+k = 10 per modality, user–user top-40) are written once under --work. Each model is then trained
+by the real CLI, ``searec train --set epochs=N``, in its own process under ``/usr/bin/time -v``,
+with params.yaml's defaults and training settings (batch 2048) and evaluation on validation after
+every epoch. Printed per model: mean training seconds per epoch, mean evaluation seconds, and the
+process's peak RSS (everything: Python, torch, data, model, optimiser state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import baby_shaped_folder  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_graphs(folder: Path) -> Path:
+    """The dataset's graph artifacts, as the pipeline's graph stage writes them (once)."""
+    from searec.data.mmrec import load_mmrec_folder
+    from searec.graphs import GRAPH_MANIFEST, write_graph_artifacts
+
+    out = folder.parent / f"{folder.name}-graphs"
+    if not (out / GRAPH_MANIFEST).exists():
+        dataset = load_mmrec_folder(folder)
+        write_graph_artifacts(out, dataset.n_users, dataset.n_items, dataset.train.users, dataset.train.items,
+                              dict(dataset.features), [10], 40, dataset.source_files)
+    return out
+
+
+def run_model(name: str, folder: Path, graphs: Path, run_dir: Path, epochs: int, threads: int) -> dict[str, float]:
+    command = ["/usr/bin/time", "-v", sys.executable, "-m", "searec", "train", "--data", str(folder), "--model", name,
+               "--out", str(run_dir), "--seed", "0", "--params", str(PROJECT_ROOT / "params.yaml"),
+               "--threads", str(threads), "--graph-cache", str(graphs),
+               "--set", f"epochs={epochs}", "--set", "patience=1000", "--set", "eval_every=1"]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{completed.stderr[-3000:]}")
+    rss_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", completed.stderr).group(1))
+    with open(run_dir / "history.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return {"train_s": sum(float(r["train_seconds"]) for r in rows) / len(rows),
+            "eval_s": sum(float(r["eval_seconds"]) for r in rows) / len(rows),
+            "rss_gib": rss_kib / 1024 ** 2, "epochs": len(rows)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="all")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "searec-bench")
+    args = parser.parse_args()
+    from searec.models import MODEL_REGISTRY
+
+    names = sorted(MODEL_REGISTRY) if args.models == "all" else args.models.split(",")
+    folder = baby_shaped_folder(args.work, image_dim=4096, text_dim=384)
+    graphs = write_graphs(folder)
+    print(f"data: {folder} (graphs {graphs}); {args.epochs} epochs, {args.threads} threads, batch from params.yaml")
+    print("| model | train s/epoch | eval s/epoch | peak RSS (GiB) |\n|---|---|---|---|", flush=True)
+    with tempfile.TemporaryDirectory() as runs:
+        for name in names:
+            result = run_model(name, folder, graphs, Path(runs) / name, args.epochs, args.threads)
+            print(f"| {name} | {result['train_s']:.1f} | {result['eval_s']:.2f} | {result['rss_gib']:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
