@@ -13,7 +13,7 @@ include: "workflow/rules/aggregate.smk"
 
 rule all:
     input:
-        expand("results/tables/{experiment}.{ext}", experiment=["main"], ext=["csv", "md"]),
+        expand("results/tables/{experiment}.{ext}", experiment=["main"], ext=["csv", "md", "tex"]),
         experiment_images("main"),
         [str(mmrec_dir(name)) for name in SYNTHETIC_DATASETS],  # dvc repro builds every declared stage too
     default_target: True

@@ -24,12 +24,12 @@ def test_mean_and_sample_std_over_seeds() -> None:
     assert np.isnan(single["std"])
 
 
-def test_markdown_shows_mean_pm_std_in_input_order() -> None:
+def test_markdown_shows_mean_pm_std_in_input_order_with_the_best_in_bold() -> None:
     text = markdown_table(aggregate_results([_run("lgn", 0, 0.5), _run("bpr", 0, 0.1), _run("bpr", 1, 0.3)]))
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert lines[0].startswith("| model | Recall@10 | Recall@20 | NDCG@10 | NDCG@20")
-    assert lines[1].startswith("| lgn | 0.2500 | 0.5000 |")
-    assert "| bpr | 0.1000 ± 0.0707 | 0.2000 ± 0.1414 |" in lines[2]
+    assert lines[1].startswith("| lgn | **0.2500** | **0.5000** |")
+    assert "| bpr | 0.1000 ± 0.0707 | 0.2000 ± 0.1414 | **0.1000 ± 0.0000** |" in lines[2]  # ties: both bold
 
 
 def test_duplicate_seeds_and_mixed_configurations_are_refused() -> None:
@@ -53,3 +53,55 @@ def test_write_tables_from_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(AggregationError, match="bad.json"):
         load_run_results([tmp_path / "bad.json"])
+
+
+def _write_run(folder: Path, model: str, seed: int, per_user_recall: np.ndarray) -> Path:
+    """A run folder with metrics.json (means of the per-user values) and test_per_user.parquet."""
+    import pandas as pd
+
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame({"user": np.arange(per_user_recall.size), "recall@20": per_user_recall,
+                          "recall@10": per_user_recall / 2, "ndcg@10": per_user_recall / 4, "ndcg@20": per_user_recall / 3})
+    frame.to_parquet(folder / "test_per_user.parquet", index=False)
+    means = {c: float(frame[c].mean()) for c in frame.columns if c != "user"}
+    (folder / "metrics.json").write_text(json.dumps({"model": model, "dataset": "toy", "seed": seed, "valid": means,
+                                                    "test": means, "params": {}}))
+    return folder / "metrics.json"
+
+
+def test_sea_against_the_best_baseline_with_a_paired_wilcoxon_test(tmp_path: Path) -> None:
+    from scipy.stats import wilcoxon
+
+    rng = np.random.default_rng(0)
+    base = rng.random(200)
+    paths = []
+    for seed in (0, 1):
+        paths.append(_write_run(tmp_path / f"bpr{seed}", "bpr", seed, base * 0.5))
+        paths.append(_write_run(tmp_path / f"lgn{seed}", "lightgcn", seed, base))
+        paths.append(_write_run(tmp_path / f"sea{seed}", "sea", seed, base + 0.05 * (seed + 1) * (rng.random(200) > 0.3)))
+    table = write_tables(load_run_results(paths), tmp_path / "main")
+    row = table[(table.model == "sea") & (table.split == "test") & (table.metric == "recall@20")].iloc[0]
+    sea_users = np.mean([np.asarray(__import__("pandas").read_parquet(tmp_path / f"sea{s}" / "test_per_user.parquet")
+                                    ["recall@20"]) for s in (0, 1)], axis=0)
+    assert row["vs_model"] == "lightgcn" and bool(row["best"])
+    assert row["improvement_pct"] == pytest.approx(100 * (sea_users.mean() - base.mean()) / base.mean())
+    differences = sea_users - base
+    assert row["p_value"] == pytest.approx(wilcoxon(differences[differences != 0]).pvalue)
+    assert row["p_value"] < 1e-6 and row["paired_users"] == 200
+    markdown = (tmp_path / "main.md").read_text()
+    assert "| sea vs best baseline | +" in markdown and "vs lightgcn (p = " in markdown
+    assert "**" in [line for line in markdown.splitlines() if line.startswith("| sea |")][0]
+    assert "**" not in [line for line in markdown.splitlines() if line.startswith("| bpr |")][0]
+    latex = (tmp_path / "main.tex").read_text()
+    assert "\\begin{tabular}{lcccc}" in latex and "\\textbf{" in latex and "Improv. of sea" in latex
+
+
+def test_identical_models_tie_with_p_one_and_a_missing_per_user_file_is_named(tmp_path: Path) -> None:
+    values = np.linspace(0, 1, 50)
+    paths = [_write_run(tmp_path / "lgn", "lightgcn", 0, values), _write_run(tmp_path / "sea", "sea", 0, values)]
+    table = write_tables(load_run_results(paths), tmp_path / "main")
+    row = table[(table.model == "sea") & (table.split == "test") & (table.metric == "ndcg@20")].iloc[0]
+    assert row["p_value"] == 1.0 and row["improvement_pct"] == 0.0
+    (tmp_path / "lgn" / "test_per_user.parquet").unlink()
+    with pytest.raises(AggregationError, match="lgn/test_per_user.parquet"):
+        write_tables(load_run_results(paths), tmp_path / "again")

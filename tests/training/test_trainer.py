@@ -37,6 +37,12 @@ def test_loss_falls_and_run_directory_is_complete(model: str, small_synth: Path,
     assert set(result["seconds"]) == {"train_epoch_mean", "eval_mean", "total"}
     assert result["params"]["embedding_size"] == 64 and result["params"]["training"]["epochs"] == 8
     assert set(result["inputs"]) == {"small.inter"}  # ID-only models do not record the unused features
+    import pandas as pd
+
+    per_user = pd.read_parquet(tmp_path / "test_per_user.parquet")
+    assert len(per_user) == result["evaluated_users"]["test"] and per_user["user"].is_unique
+    for metric, value in result["test"].items():
+        assert per_user[metric].mean() == pytest.approx(value, rel=1e-12)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["test"] == result["test"]
     state = torch.load(tmp_path / "model.pt", weights_only=True)

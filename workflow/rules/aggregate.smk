@@ -1,10 +1,12 @@
 rule aggregate:
-    """Mean ± std over seeds of every run of one experiment."""
+    """Mean ± std over seeds of every run of one experiment; SEA against the best baseline, paired test."""
     input:
-        lambda wildcards: experiment_metrics(wildcards.experiment),
+        metrics=lambda wildcards: experiment_metrics(wildcards.experiment),
+        per_user=lambda wildcards: experiment_per_user(wildcards.experiment),
     output:
         csv="results/tables/{experiment}.csv",
         md="results/tables/{experiment}.md",
+        tex="results/tables/{experiment}.tex",
     params:
         searec=SEAREC,
         prefix=lambda wildcards: f"results/tables/{wildcards.experiment}",
@@ -13,4 +15,4 @@ rule aggregate:
     log:
         "logs/aggregate/{experiment}.log",
     shell:
-        "{params.searec} aggregate --out {params.prefix} {input} 2> {log}"
+        "{params.searec} aggregate --out {params.prefix} {input.metrics} 2> {log}"

@@ -54,6 +54,11 @@ def experiment_metrics(experiment):
     return [str(run_dir(d, m, s) / "metrics.json") for d, m, s in experiment_runs(config, experiment)]
 
 
+def experiment_per_user(experiment):
+    """The runs' per-user test metrics: the aggregate stage's significance tests read them beside metrics.json."""
+    return [str(run_dir(d, m, s) / "test_per_user.parquet") for d, m, s in experiment_runs(config, experiment)]
+
+
 def experiment_images(experiment):
     """Image manifests of the registry datasets an experiment uses (the images stage is part of the DAG)."""
     datasets = {d for d, _, _ in experiment_runs(config, experiment)}

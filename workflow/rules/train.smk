@@ -8,6 +8,7 @@ rule train:
         model=str(run_dir("{dataset}", "{model}", "{seed}") / "model.pt"),
         history=str(run_dir("{dataset}", "{model}", "{seed}") / "history.csv"),
         config=str(run_dir("{dataset}", "{model}", "{seed}") / "config.yaml"),
+        per_user=str(run_dir("{dataset}", "{model}", "{seed}") / "test_per_user.parquet"),
     params:
         searec=SEAREC,
         run_dir=lambda wildcards: str(run_dir(wildcards.dataset, wildcards.model, wildcards.seed)),

@@ -1,8 +1,18 @@
-"""Aggregate ``metrics.json`` files of several seeds into mean ± std tables.
+"""Aggregate ``metrics.json`` files of several seeds into mean ± std tables, with SEA's significance.
 
-``<prefix>.csv`` is tidy (one row per dataset × model × split × metric, with mean, sample
-standard deviation over seeds (ddof = 1; empty for a single seed), the number of seeds and
-which). ``<prefix>.md`` shows the headline test metrics, one table per dataset.
+``<prefix>.csv`` is tidy: one row per dataset × model × split × metric with the mean, the sample
+standard deviation over seeds (ddof = 1; empty for a single seed), the number of seeds and which,
+whether the model is the best of its column (``best``), and on the proposed model's (SEA's) test
+rows its comparison with the best other model of that column: ``vs_model``, ``improvement_pct``
+= 100 · (SEA − best baseline) / best baseline, and ``p_value``. ``<prefix>.md`` and
+``<prefix>.tex`` show the headline test metrics, one table per dataset, the best of each column
+in bold, and SEA's improvement with its p-value as the last row.
+
+The test: two-sided Wilcoxon signed-rank test on paired per-user test metrics (each user's
+value averaged over the seeds, from every run's ``test_per_user.parquet``), users with equal
+values dropped (Wilcoxon's treatment of zero differences; ``scipy.stats.wilcoxon``); p = 1
+when every user ties. Per-user metrics are far from normal (mostly zeros and a few 1/n values),
+which is why a rank test, not a paired t-test.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from searec.fileio import atomic_path, write_text_atomic
 log = logging.getLogger(__name__)
 
 HEADLINE_COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+PROPOSED_MODEL = "sea"
+PER_USER_FILE = "test_per_user.parquet"
 
 
 def load_run_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
@@ -72,31 +84,155 @@ def _cell(mean: float, std: float) -> str:
     return f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} ± {std:.4f}"
 
 
-def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS) -> str:
-    """Headline test metrics as Markdown, one section per dataset, models in input order."""
-    lines: list[str] = []
+def _column_title(metric: str) -> str:
+    return metric.replace("recall", "Recall").replace("ndcg", "NDCG")
+
+
+def mark_best(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``best``: the highest mean of each dataset × split × metric (ties all marked)."""
+    table = table.copy()
+    top = table.groupby(["dataset", "split", "metric"])["mean"].transform("max")
+    table["best"] = np.isclose(table["mean"], top, rtol=0, atol=1e-12)
+    return table
+
+
+def per_user_means(results: Sequence[dict[str, Any]], dataset: str, model: str, metric: str) -> pd.Series:
+    """Each test user's ``metric`` averaged over the model's seeds (index: user id)."""
+    frames = []
+    for result in results:
+        if result["dataset"] != dataset or result["model"] != model:
+            continue
+        path = Path(result["_path"]).parent / PER_USER_FILE
+        try:
+            frame = pd.read_parquet(path, columns=["user", metric])
+        except (OSError, ValueError, KeyError) as error:
+            raise AggregationError(f"{path}: cannot read per-user test metrics ({error}); runs trained before "
+                                   f"per-user results existed lack it: rerun that training stage") from None
+        frames.append(frame)
+    return pd.concat(frames).groupby("user")[metric].mean()
+
+
+def paired_wilcoxon(first: pd.Series, second: pd.Series) -> tuple[float, int]:
+    """(two-sided p-value, number of paired users) of the Wilcoxon signed-rank test on shared users."""
+    from scipy.stats import wilcoxon
+
+    joined = pd.concat([first.rename("a"), second.rename("b")], axis=1, join="inner")
+    differences = (joined["a"] - joined["b"]).to_numpy()
+    if not np.any(differences != 0):
+        return 1.0, len(joined)
+    return float(wilcoxon(differences, zero_method="wilcox", alternative="two-sided").pvalue), len(joined)
+
+
+def compare_with_best_baseline(results: Sequence[dict[str, Any]], table: pd.DataFrame,
+                               proposed: str = PROPOSED_MODEL) -> pd.DataFrame:
+    """Add ``vs_model``, ``improvement_pct``, ``p_value`` and ``paired_users`` to the proposed model's test rows."""
+    table = table.copy()
+    for column in ("vs_model", "improvement_pct", "p_value", "paired_users"):
+        table[column] = None if column == "vs_model" else np.nan
     test = table[table["split"] == "test"]
     for dataset in dict.fromkeys(test["dataset"]):
         part = test[test["dataset"] == dataset]
-        lines += [f"## {dataset} (test, mean ± std over seeds)", "",
-                  "| model | " + " | ".join(c.replace("recall", "Recall").replace("ndcg", "NDCG") for c in columns)
-                  + " | seeds |",
+        if proposed not in set(part["model"]) or part["model"].nunique() < 2:
+            continue
+        for metric in HEADLINE_COLUMNS:
+            rows = part[part["metric"] == metric]
+            if rows.empty:
+                continue
+            others = rows[rows["model"] != proposed]
+            baseline = others.loc[others["mean"].idxmax()]
+            own = rows[rows["model"] == proposed].iloc[0]
+            p_value, paired = paired_wilcoxon(per_user_means(results, dataset, proposed, metric),
+                                              per_user_means(results, dataset, baseline["model"], metric))
+            improvement = 100 * (own["mean"] - baseline["mean"]) / baseline["mean"] if baseline["mean"] else np.nan
+            index = own.name
+            table.loc[index, ["improvement_pct", "p_value", "paired_users"]] = [improvement, p_value, paired]
+            table.loc[index, "vs_model"] = baseline["model"]
+    return table
+
+
+def _improvement_text(row: pd.Series) -> str:
+    return f"{row['improvement_pct']:+.1f} % vs {row['vs_model']} (p = {row['p_value']:.2g})"
+
+
+def _dataset_rows(table: pd.DataFrame, dataset: str) -> tuple[list[str], pd.DataFrame]:
+    part = table[(table["split"] == "test") & (table["dataset"] == dataset)]
+    return list(dict.fromkeys(part["model"])), part
+
+
+def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS,
+                   proposed: str = PROPOSED_MODEL) -> str:
+    """Headline test metrics as Markdown, one section per dataset, models in input order, best in bold."""
+    table = table if "best" in table else mark_best(table)
+    lines: list[str] = []
+    for dataset in dict.fromkeys(table[table["split"] == "test"]["dataset"]):
+        models, part = _dataset_rows(table, dataset)
+        lines += [f"## {dataset} (test, mean ± std over seeds; best in bold)", "",
+                  "| model | " + " | ".join(_column_title(c) for c in columns) + " | seeds |",
                   "|---|" + "---|" * len(columns) + "---|"]
-        for model in dict.fromkeys(part["model"]):
-            cells = []
+        for model in models:
             rows = part[part["model"] == model].set_index("metric")
+            cells = []
             for column in columns:
-                cells.append(_cell(rows.at[column, "mean"], rows.at[column, "std"]) if column in rows.index else "—")
+                if column not in rows.index:
+                    cells.append("—")
+                    continue
+                text = _cell(rows.at[column, "mean"], rows.at[column, "std"])
+                cells.append(f"**{text}**" if rows.at[column, "best"] else text)
             lines.append(f"| {model} | " + " | ".join(cells) + f" | {int(rows['n_seeds'].iloc[0])} |")
+        own = part[(part["model"] == proposed)].set_index("metric")
+        if "improvement_pct" in own and own["improvement_pct"].notna().any():
+            cells = [_improvement_text(own.loc[c]) if c in own.index and pd.notna(own.at[c, "improvement_pct"]) else "—"
+                     for c in columns]
+            lines.append(f"| {proposed} vs best baseline | " + " | ".join(cells) + " | |")
+            lines += ["", "p: two-sided Wilcoxon signed-rank test on per-user test metrics (averaged over seeds)."]
         lines.append("")
     return "\n".join(lines)
 
 
-def write_tables(results: Sequence[dict[str, Any]], prefix: Path) -> pd.DataFrame:
-    """Write ``<prefix>.csv`` and ``<prefix>.md`` atomically; return the tidy table."""
-    table = aggregate_results(results)
+def _latex_escape(text: str) -> str:
+    return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+
+
+def latex_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS, proposed: str = PROPOSED_MODEL) -> str:
+    """The Markdown table's content as LaTeX ``tabular`` environments (booktabs rules), one per dataset."""
+    table = table if "best" in table else mark_best(table)
+    blocks: list[str] = []
+    for dataset in dict.fromkeys(table[table["split"] == "test"]["dataset"]):
+        models, part = _dataset_rows(table, dataset)
+        lines = [f"% {_latex_escape(dataset)}: test, mean $\\pm$ std over seeds; best in bold",
+                 "\\begin{tabular}{l" + "c" * len(columns) + "}", "\\toprule",
+                 "Model & " + " & ".join(_column_title(c) for c in columns) + " \\\\", "\\midrule"]
+        for model in models:
+            rows = part[part["model"] == model].set_index("metric")
+            cells = []
+            for column in columns:
+                if column not in rows.index:
+                    cells.append("--")
+                    continue
+                mean, std = rows.at[column, "mean"], rows.at[column, "std"]
+                text = f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} $\\pm$ {std:.4f}"
+                cells.append(f"\\textbf{{{text}}}" if rows.at[column, "best"] else text)
+            lines.append(f"{_latex_escape(model)} & " + " & ".join(cells) + " \\\\")
+        own = part[part["model"] == proposed].set_index("metric")
+        if "improvement_pct" in own and own["improvement_pct"].notna().any():
+            cells = []
+            for column in columns:
+                if column in own.index and pd.notna(own.at[column, "improvement_pct"]):
+                    cells.append(f"{own.at[column, 'improvement_pct']:+.1f}\\% ($p$ = {own.at[column, 'p_value']:.2g})")
+                else:
+                    cells.append("--")
+            lines += ["\\midrule", f"Improv. of {_latex_escape(proposed)} & " + " & ".join(cells) + " \\\\"]
+        lines += ["\\bottomrule", "\\end{tabular}", ""]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def write_tables(results: Sequence[dict[str, Any]], prefix: Path, proposed: str = PROPOSED_MODEL) -> pd.DataFrame:
+    """Write ``<prefix>.csv``, ``.md`` and ``.tex`` atomically; return the tidy table."""
+    table = compare_with_best_baseline(results, mark_best(aggregate_results(results)), proposed)
     with atomic_path(prefix.with_suffix(".csv")) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    write_text_atomic(prefix.with_suffix(".md"), markdown_table(table))
-    log.info("aggregated %d runs into %s.{csv,md}", len(results), prefix)
+    write_text_atomic(prefix.with_suffix(".md"), markdown_table(table, proposed=proposed))
+    write_text_atomic(prefix.with_suffix(".tex"), latex_table(table, proposed=proposed))
+    log.info("aggregated %d runs into %s.{csv,md,tex}", len(results), prefix)
     return table

@@ -7,7 +7,10 @@ A run directory holds::
     checkpoint.pt    state after the last complete epoch (deleted once the run completes)
     history.csv      one row per epoch: each loss term, validation metrics, seconds
     model.pt         best-validation state dict (load with torch.load(..., weights_only=True))
+    test_per_user.parquet  every test user's metrics (column ``user`` + one per metric): the
+                     paired samples of significance tests between models
     metrics.json     the result: best epoch, validation and test metrics, timings, provenance
+                     (written last: its presence marks a finished run)
 
 Resuming restores model, optimiser, both random generators and the early-stopping state from
 ``checkpoint.pt``, so an interrupted run finishes exactly as an uninterrupted one would.
@@ -37,7 +40,7 @@ from searec.fileio import atomic_path, write_json_atomic, write_text_atomic
 from searec.models import ModelInputs, Recommender, get_model_class, resolve_params
 from searec.runtime import code_version, seed_everything, show_progress
 from searec.training.config import TrainingConfig
-from searec.training.evaluation import RankingEvaluator, ScoreFunction
+from searec.training.evaluation import RankingEvaluation, RankingEvaluator, ScoreFunction
 from searec.training.sampling import NegativeSampler
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.csv"
 METRICS = "metrics.json"
+PER_USER_TEST = "test_per_user.parquet"
 CONFIG = "config.yaml"
 MODEL = "model.pt"
 HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -71,6 +75,16 @@ def _identity(model: str, params: dict[str, Any], training: dict[str, Any], seed
     training = {key: value for key, value in training.items() if key != "device"}  # where it runs is not what it is
     return {"model": model, "params": params, "training": training, "seed": seed, "dataset": dataset,
             "inputs": inputs}
+
+
+def write_per_user(path: Path, evaluation: RankingEvaluation) -> None:
+    """One row per evaluated user: ``user`` and every metric (float64), written atomically."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"user": evaluation.users.astype(np.int64)}
+                         | {key: values.astype(np.float64) for key, values in evaluation.per_user.items()})
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def result_identity(result: dict[str, Any]) -> dict[str, Any]:
@@ -326,6 +340,7 @@ class Trainer:
             "code_version": code_version(),
             "device": str(self.device),
         }
+        write_per_user(self.run_dir / PER_USER_TEST, test)
         write_json_atomic(self.run_dir / METRICS, result)
         (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
         headline = ", ".join(f"{k} {result['test'][k]:.4f}" for k in HEADLINE_METRICS if k in result["test"])
