@@ -2,7 +2,13 @@
 # -> aggregate tables.
 # The same DAG as dvc.yaml, from the same params.yaml. Run: snakemake --cores 8
 
+from snakemake.utils import validate
+
+
 configfile: "params.yaml"
+
+
+validate(config, "workflow/schemas/params.schema.yaml")
 
 
 include: "workflow/rules/common.smk"

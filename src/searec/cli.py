@@ -55,16 +55,9 @@ def _split_overrides(model_defaults: dict[str, Any], assignments: Sequence[str])
 
 
 def _read_params_file(path: Path | None) -> dict[str, Any]:
-    import yaml
+    from searec.params import read_params
 
-    if path is None:
-        return {}
-    if not path.exists():
-        raise CliError(f"{path}: params file not found")
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(loaded, dict):
-        raise CliError(f"{path}: expected a mapping at the top level")
-    return loaded
+    return {} if path is None else read_params(path)
 
 
 def _columns(args: argparse.Namespace) -> InterColumns:

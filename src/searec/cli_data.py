@@ -21,13 +21,12 @@ class DataCliError(SearecError):
 
 
 def _params(path: Path | None) -> dict[str, Any]:
-    import yaml
+    """The validated params file; the default ``params.yaml`` may be absent (registry defaults apply)."""
+    from searec.params import read_params
 
-    if path is None or not path.exists():
-        if path is not None and path != Path("params.yaml"):
-            raise DataCliError(f"{path}: params file not found")
+    if path is None:
         return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return read_params(path, missing_ok=path == Path("params.yaml"))
 
 
 def _entry(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:

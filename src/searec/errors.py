@@ -30,3 +30,7 @@ class NonFiniteScoresError(SearecError):
 
 class AggregationError(SearecError):
     """Run results that cannot be aggregated as asked (duplicates, mixed configurations)."""
+
+
+class ParamsError(SearecError):
+    """params.yaml does not match its schema (workflow/schemas/params.schema.yaml)."""

@@ -1,0 +1,52 @@
+"""Reading params.yaml: YAML, checked against the schema that Snakemake's ``validate`` uses too.
+
+The schema ships inside the package (``searec/schemas/params.schema.yaml``; the workflow's
+``workflow/schemas/params.schema.yaml`` links to it), so ``dvc repro`` — whose stages are
+``searec`` commands — stops on the same mistakes as ``snakemake``, before any work is done.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from searec.errors import ParamsError
+
+
+@cache
+def params_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of params.yaml."""
+    text = resources.files("searec").joinpath("schemas/params.schema.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def validate_params(params: dict[str, Any], source: str = "params.yaml") -> None:
+    """Raise :class:`ParamsError` listing every schema violation as ``source: a.b.c: message``."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(params_schema())
+    errors = sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        lines = [f"{source}: {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
+        raise ParamsError("params do not match workflow/schemas/params.schema.yaml:\n  " + "\n  ".join(lines)
+                          + "\nfix these entries (the comments in params.yaml say what each one takes)")
+
+
+def read_params(path: Path, missing_ok: bool = False) -> dict[str, Any]:
+    """The mapping in ``path``, validated; ``{}`` for a missing file when ``missing_ok``."""
+    if not path.exists():
+        if missing_ok:
+            return {}
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(loaded, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    validate_params(loaded, str(path))
+    return loaded

@@ -1,0 +1,75 @@
+"""params.yaml against its schema: the shipped file passes, mistakes are named, both tools stop on them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from searec.cli import main
+from searec.errors import ParamsError
+from searec.params import read_params, validate_params
+from tests.conftest import PROJECT_ROOT
+
+
+def shipped() -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+
+
+def test_the_shipped_params_file_and_the_workflow_link_agree_with_the_schema() -> None:
+    validate_params(shipped())
+    linked = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
+    assert linked.read_text() == (PROJECT_ROOT / "src" / "searec" / "schemas" / "params.schema.yaml").read_text()
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda p: p.update(experiment={"main": {}}), "(top level): Additional properties are not allowed ('experiment'"),
+    (lambda p: p["training"].update(learning_rate="fast"), "training.learning_rate"),
+    (lambda p: p["training"].update(valid_metric="recall"), "training.valid_metric"),
+    (lambda p: p["preprocess"].update(split="random"), "preprocess.split: 'random' is not one of"),
+    (lambda p: p["seeds"].append(p["seeds"][0]), "seeds: "),
+    (lambda p: p["experiments"]["main"].update(models=[]), "experiments.main.models"),
+    (lambda p: p["grids"]["bpr"].update(reg_weight=[]), "grids.bpr.reg_weight"),
+])
+def test_mistakes_are_named_by_their_path(change, named: str) -> None:
+    params = shipped()
+    change(params)
+    with pytest.raises(ParamsError, match="params do not match") as caught:
+        validate_params(params)
+    assert named in str(caught.value)
+
+
+def test_exponent_numbers_written_without_a_dot_pass() -> None:
+    params = shipped()
+    params["training"]["learning_rate"] = "1e-3"  # what PyYAML makes of `1e-3`
+    validate_params(params)
+
+
+def test_searec_commands_refuse_a_bad_params_file(tmp_path: Path, tiny_synth: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    params = shipped()
+    params["training"]["patience"] = -1
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params))
+    with pytest.raises(ParamsError, match="training.patience"):
+        read_params(bad)
+    assert main(["train", "--data", str(tiny_synth), "--model", "bpr", "--out", str(tmp_path / "run"),
+                 "--params", str(bad)]) == 2
+    assert "training.patience: -1 is less than the minimum of 0" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_snakemake_stops_on_a_bad_params_file(tmp_path: Path) -> None:
+    import shutil
+
+    for name in ("Snakefile", "workflow", "environment.yml"):
+        source = PROJECT_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    params = shipped()
+    params["preprocess"]["k_core"] = 0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "k_core" in done.stdout + done.stderr
