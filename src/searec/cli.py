@@ -165,6 +165,13 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from searec.lineage import lineage_lines, load_lock
+
+    print("\n".join(lineage_lines(load_lock(args.lock), args.path)))
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from searec.models import MODEL_REGISTRY
 
@@ -234,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the available models and their defaults")
     models.set_defaults(func=cmd_models)
+
+    lineage = sub.add_parser("lineage", help="the chain of stages, parameters and hashes behind a file (from dvc.lock)")
+    lineage.add_argument("path", type=Path, help="any output or input of the pipeline, e.g. results/tables/main.csv")
+    lineage.add_argument("--lock", type=Path, default=Path("dvc.lock"), help="the lock file (default ./dvc.lock)")
+    lineage.set_defaults(func=cmd_lineage)
 
     add_data_commands(sub)
     return parser

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from searec.fileio import atomic_path, write_json_atomic
+from searec.runtime import code_version
 
 GRAPH_MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -212,5 +213,6 @@ def write_graph_artifacts(out: Path, n_users: int, n_items: int, users: np.ndarr
     save(f"uu-k{user_user_k}.npz", user_cooccurrence_graph(n_users, users, items, user_user_k), "uu", train_key,
          user_user_k, normalization="none: co-interaction counts")
     manifest = {"graphs": entries, "inputs": inputs}
+    manifest["code_version"] = code_version()
     write_json_atomic(out / GRAPH_MANIFEST, manifest)
     return manifest

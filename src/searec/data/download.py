@@ -28,7 +28,7 @@ from tqdm import tqdm
 from searec.data.registry import PACKAGE_URL_PREFIX, DatasetEntry, RemoteFile, package_url_path
 from searec.errors import SearecError
 from searec.fileio import sha256_file, write_json_atomic
-from searec.runtime import show_progress
+from searec.runtime import code_version, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,7 @@ def download_dataset(entry: DatasetEntry, folder: Path, policy: RetryPolicy = Re
                             + "\nWithout internet, copy each file to the path shown (or set SEAREC_MIRROR to a "
                               "folder or server that has them) and run the stage again.")
     manifest = {"dataset": entry.name, "source": entry.source, "category": entry.category, "files": records}
+    manifest["code_version"] = code_version()
     write_json_atomic(folder / "manifest.json", manifest)
     return manifest
 

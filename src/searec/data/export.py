@@ -21,6 +21,7 @@ import pandas as pd
 from searec.data.mmrec import FEATURE_SUFFIX
 from searec.errors import DatasetError
 from searec.fileio import atomic_path, write_json_atomic
+from searec.runtime import code_version
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def export_mmrec(processed: Path, out: Path, name: str, extra_features: dict[str
             stale.unlink()
     written = {"dataset": name, "from": str(processed), "interactions": len(inter), "users": len(users),
                "items": len(items), "features": sorted(features), "source_manifest": manifest.get("inputs", {})}
+    written["code_version"] = code_version()
     write_json_atomic(out / "export.json", written)
     log.info("wrote MMRec folder %s (%d interactions, features: %s)", out, len(inter), sorted(features) or "none")
     return written

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from searec.data.download import RetryPolicy, is_missing_local_file, is_permanent_http_error, open_url
 from searec.fileio import atomic_path, write_json_atomic
-from searec.runtime import show_progress
+from searec.runtime import code_version, show_progress
 
 log = logging.getLogger(__name__)
 
@@ -137,5 +137,6 @@ def fetch_item_images(items: pd.DataFrame, base_folder: Path, out: Path, workers
                     failures.iloc[0]["item"], failures.iloc[0]["url"], failures.iloc[0]["reason"])
     log.info("images: %d ok (%d fetched, %d cached), %d failed, %d without URL, %.1f s", summary["ok"],
              summary["fetched"], summary["cached"], summary["failed"], summary["no_url"], summary["seconds"])
+    summary["code_version"] = code_version()
     write_json_atomic(out / "manifest.json", summary)
     return summary
