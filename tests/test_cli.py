@@ -11,6 +11,7 @@ import pytest
 from searec.cli import main
 from searec.data.mmrec import load_mmrec_folder
 from searec.training.evaluation import RankingEvaluator, score_matrix_function
+from tests.conftest import PROJECT_ROOT
 
 
 def test_help_lists_every_stage() -> None:
@@ -55,13 +56,15 @@ def test_synth_train_metrics_aggregate(tmp_path: Path, capsys: pytest.CaptureFix
         (["train", "--data", "{data}", "--model", "bpr", "--out", "{tmp}/r", "--set", "layers=2"],
          "--set layers: not a hyper-parameter"),
         (["train", "--data", "{tmp}/missing", "--model", "bpr", "--out", "{tmp}/r"], "not a folder"),
+        (["train", "--data", "{data}", "--model", "sea", "--out", "{tmp}/r", "--params", "{root}/params.yaml",
+          "--variant", "ablation:no-such"], "declares no experiments.ablation.variants.no-such"),
         (["metrics", "--data", "{data}", "--scores", "{tmp}/wrong.npy", "--split", "valid"], "expected (120, 60)"),
     ],
 )
 def test_user_errors_exit_2_with_a_message(argv: list[str], message: str, tiny_synth: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     np.save(tmp_path / "wrong.npy", np.zeros((3, 3), dtype=np.float32))
-    argv = [a.format(data=tiny_synth, tmp=tmp_path) for a in argv]
+    argv = [a.format(data=tiny_synth, tmp=tmp_path, root=PROJECT_ROOT) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err

@@ -29,7 +29,10 @@ TINY_PARAMS = {
                  "image": {"encoder": "efficientnet-lite0", "weights_path": None, "batch_size": 32, "workers": 0,
                            "device": "cpu", "threads": 2}},
     "graphs": {"knn_k": [10], "user_user_k": 10},
-    "experiments": {"main": {"datasets": ["sample", "toy"], "models": ["bpr", "lightgcn", "sea"]}},
+    "experiments": {"main": {"datasets": ["sample", "toy"], "models": ["bpr", "lightgcn", "sea"]},
+                    "ablation": {"datasets": ["toy"], "models": ["sea"],
+                                 "variants": {"full": {}, "no-club": {"ureg": 0.0}}},
+                    "sensitivity": {"datasets": ["toy"], "models": ["sea"], "variants": {"alpha-1.0": {"alpha": 1.0}}}},
     "seeds": [0, 1],
     "training": {"epochs": 3, "patience": 20, "eval_every": 1, "batch_size": 128, "learning_rate": 0.01,
                  "weight_decay": 0.0, "eval_batch_size": 64, "topk": [5, 10, 20], "valid_metric": "recall@20",
@@ -76,8 +79,10 @@ def _dvc_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
         "print(json.dumps([[s.name, [str(o.def_path) for o in s.outs]] for s in repo.index.stages]))"
     )
     stages = json.loads(_run([sys.executable, "-c", code], cwd))
-    jobs = Counter(name.split("@")[0] for name, _ in stages)
-    outputs = {(name.split("@")[0], out) for name, outs in stages for out in outs}
+    # dvc.yaml has one training stage per experiment (train, train_ablation, ...); the Snakefile one rule
+    rule = lambda name: re.sub(r"^train_\w+$", "train", name.split("@")[0])  # noqa: E731
+    jobs = Counter(rule(name) for name, _ in stages)
+    outputs = {(rule(name), out) for name, outs in stages for out in outs}
     return jobs, outputs
 
 
@@ -98,8 +103,10 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
     assert [o for o in snakemake_outputs if not covered(*o, dvc_outputs)] == []
     assert [o for o in dvc_outputs if not any(r == o[0] and covered(r, p, {o}) for r, p in snakemake_outputs)] == []
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    main = params["experiments"]["main"]
-    assert dvc_jobs["train"] == len(main["datasets"]) * len(main["models"]) * len(params["seeds"])
+    declared = sum(len(e["datasets"]) * len(e["models"]) * len(e.get("variants") or [None]) * len(params["seeds"])
+                   for e in params["experiments"].values())
+    assert dvc_jobs["train"] == declared
+    assert dvc_jobs["aggregate"] == len(params["experiments"])
 
 
 def test_repository_dvc_config_disables_analytics() -> None:
@@ -138,11 +145,23 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
         assert a["epochs_run"] == 3 and a["params"]["training"]["epochs"] == 3
         for key in ("best_epoch", "valid", "test", "params", "inputs"):
             assert a[key] == b[key], (path, key)
+    for variant in ("ablation-full", "ablation-no-club", "sensitivity-alpha-1.0"):
+        path = Path("runs") / "toy" / "sea" / variant / "seed-1" / "metrics.json"
+        a, b = json.loads((with_snakemake / path).read_text()), json.loads((with_dvc / path).read_text())
+        assert a["test"] == b["test"] and a["params"] == b["params"], path
+    no_club = json.loads((with_dvc / "runs/toy/sea/ablation-no-club/seed-0/metrics.json").read_text())
+    assert no_club["params"]["ureg"] == 0.0 and no_club["params"]["embedding_size"] == 16  # variant over models.sea
+    for experiment in ("main", "ablation", "sensitivity"):
+        for suffix in ("csv", "md", "tex"):
+            a = (with_snakemake / "results" / "tables" / f"{experiment}.{suffix}").read_text()
+            assert a == (with_dvc / "results" / "tables" / f"{experiment}.{suffix}").read_text(), (experiment, suffix)
     table_a = pd.read_csv(with_snakemake / "results" / "tables" / "main.csv")
-    table_b = pd.read_csv(with_dvc / "results" / "tables" / "main.csv")
-    pd.testing.assert_frame_equal(table_a, table_b)
     assert set(table_a["model"]) == {"bpr", "lightgcn", "sea"} and (table_a["n_seeds"] == 2).all()
     assert set(table_a["dataset"]) == {"sample", "toy"}
+    assert table_a["p_value"].notna().sum() == 2 * 4  # SEA vs the best baseline: each dataset, each headline metric
+    ablation = pd.read_csv(with_snakemake / "results" / "tables" / "ablation.csv")
+    assert set(ablation["variant"]) == {"ablation-full", "ablation-no-club"}
+    assert "| sea ablation-no-club |" in (with_snakemake / "results" / "tables" / "ablation.md").read_text()
     for workspace in (with_snakemake, with_dvc):  # the data stages ran on the embedded sample
         processed = json.loads((workspace / "data" / "processed" / "sample" / "manifest.json").read_text())
         assert processed["counts"][-1]["step"] == "split (per_user)"
@@ -158,6 +177,19 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     for name in ("interactions", "items", "users"):
         pd.testing.assert_frame_equal(pd.read_parquet(with_snakemake / "data" / "processed" / "sample" / f"{name}.parquet"),
                                       pd.read_parquet(with_dvc / "data" / "processed" / "sample" / f"{name}.parquet"))
+    figures = {f"{name}.{ext}" for name in ("training-sample", "training-toy", "ablation", "sensitivity",
+                                              "representations-sample", "representations-toy") for ext in ("png", "pdf")}
+    from PIL import Image
+
+    for workspace in (with_snakemake, with_dvc):
+        assert {p.name for p in (workspace / "results" / "figures").iterdir()} == figures
+        with Image.open(workspace / "results" / "figures" / "representations-toy.png") as image:
+            assert image.size[0] > 300
+    _run([sys.executable, "-m", "snakemake", "--report", "results/report.html"], with_snakemake)
+    report = (with_snakemake / "results" / "report.html").read_text()
+    assert "SEA's ablation" in report and "Wilcoxon" in report and len(report) > 100_000  # captions, images inlined
     assert (with_dvc / "dvc.lock").exists()
     metrics_show = _run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], with_dvc)
     assert "recall@20" in metrics_show
+    plots = json.loads(_run([sys.executable, "-m", "dvc", "plots", "show", "--json"], with_dvc))["data"]
+    assert "runs/toy/sea/ablation-no-club/seed-0/history.csv" in plots

@@ -54,6 +54,16 @@ def _split_overrides(model_defaults: dict[str, Any], assignments: Sequence[str])
     return model_params, training
 
 
+def _variant_overrides(params: dict[str, Any], variant: str, source: Path | None) -> dict[str, Any]:
+    """``experiments.<EXPERIMENT>.variants.<NAME>`` of the params file, for ``--variant EXPERIMENT:NAME``."""
+    experiment, _, name = variant.partition(":")
+    variants = ((params.get("experiments") or {}).get(experiment) or {}).get("variants") or {}
+    if not name or name not in variants:
+        raise CliError(f"--variant {variant!r}: {source or 'no --params file'} declares no "
+                       f"experiments.{experiment}.variants.{name or '<NAME>'} (expected EXPERIMENT:NAME)")
+    return dict(variants[name] or {})
+
+
 def _read_params_file(path: Path | None) -> dict[str, Any]:
     from searec.params import read_params
 
@@ -105,6 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_cls = get_model_class(args.model)
     params_file = _read_params_file(args.params)
     model_params = dict((params_file.get("models") or {}).get(model_cls.name) or {})
+    if args.variant:
+        model_params.update(_variant_overrides(params_file, args.variant, args.params))
     training_values = dict(params_file.get("training") or {})
     model_overrides, training_overrides = _split_overrides(model_cls.default_params, args.set)
     model_params.update(model_overrides)
@@ -144,7 +156,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from searec.layout import experiment_runs, run_dir
+    from searec.layout import experiment_runs
     from searec.report.tables import load_run_results, write_tables
 
     runs = list(args.runs)
@@ -155,13 +167,42 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
             declared = experiment_runs(_read_params_file(args.params), args.experiment)
         except KeyError as error:
             raise CliError(f"{args.params}: {error.args[0]}") from None
-        runs = [run_dir(d, m, s, root=args.runs_root) / "metrics.json" for d, m, s in declared]
+        runs = [plan.directory(args.runs_root) / "metrics.json" for plan in declared]
     if not runs:
         raise CliError("no runs to aggregate: pass metrics.json files or --experiment NAME")
     missing = [str(path) for path in runs if not path.exists()]
     if missing:
         raise CliError(f"{len(missing)} run(s) have no metrics.json yet: {', '.join(missing[:5])}; train them first")
     write_tables(load_run_results(runs), args.out)
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from searec.layout import experiment_runs, graphs_dir, mmrec_dir
+    from searec.report import figures
+
+    params = _read_params_file(args.params)
+    experiments = params.get("experiments") or {}
+    try:
+        main_runs = experiment_runs(params, "main")
+    except KeyError as error:
+        raise CliError(f"{args.params}: {error.args[0]}") from None
+    written = figures.training_curves(
+        figures.read_histories([plan.directory(args.runs_root) / "metrics.json" for plan in main_runs]), args.out)
+    if "ablation" in experiments:
+        written += figures.ablation_bars(pd.read_csv(args.tables / "ablation.csv"), args.out)
+    if "sensitivity" in experiments:
+        written += figures.sensitivity_lines(pd.read_csv(args.tables / "sensitivity.csv"),
+                                             experiments["sensitivity"]["variants"], args.out)
+    first_seed = min(int(s) for s in params["seeds"])
+    for dataset in dict.fromkeys(plan.dataset for plan in main_runs if plan.model == "sea"):
+        run = next(p for p in main_runs if p.dataset == dataset and p.model == "sea" and p.seed == first_seed)
+        parts = figures.sea_item_parts(run.directory(args.runs_root) / "metrics.json",
+                                       mmrec_dir(dataset, args.data_root), graphs_dir(dataset, args.data_root))
+        written += figures.representation_pca(parts, args.out, dataset)
+    print("\n".join(str(path) for path in written))
     return 0
 
 
@@ -215,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=999)
     train.add_argument("--params", type=Path, default=None,
                        help="YAML with `training:` and `models: {NAME: {...}}` sections (e.g. params.yaml)")
+    train.add_argument("--variant", metavar="EXPERIMENT:NAME",
+                       help="apply that experiment variant's hyper-parameters from --params (before --set)")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     train.add_argument("--graph-cache", type=Path, default=_default_graph_cache(),
                        help="cache of feature-derived graphs, keyed by feature content "
@@ -241,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the available models and their defaults")
     models.set_defaults(func=cmd_models)
+
+    figures = sub.add_parser("figures", help="training curves, ablation bars, sensitivity lines, SEA's representations")
+    figures.add_argument("--out", type=Path, default=Path("results/figures"))
+    figures.add_argument("--params", type=Path, default=Path("params.yaml"))
+    figures.add_argument("--runs-root", type=Path, default=Path("runs"))
+    figures.add_argument("--tables", type=Path, default=Path("results/tables"), help="where the experiments' tables are")
+    figures.add_argument("--data-root", type=Path, default=Path("data"), help="root of data/mmrec and data/graphs")
+    figures.set_defaults(func=cmd_figures)
 
     lineage = sub.add_parser("lineage", help="the chain of stages, parameters and hashes behind a file (from dvc.lock)")
     lineage.add_argument("path", type=Path, help="any output or input of the pipeline, e.g. results/tables/main.csv")

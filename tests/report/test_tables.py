@@ -48,7 +48,7 @@ def test_write_tables_from_files(tmp_path: Path) -> None:
         path.write_text(json.dumps(run))
         paths.append(path)
     write_tables(load_run_results(paths), tmp_path / "out" / "main")
-    assert (tmp_path / "out" / "main.csv").read_text().startswith("dataset,model,split,metric,mean,std")
+    assert (tmp_path / "out" / "main.csv").read_text().startswith("dataset,model,variant,split,metric,mean,std")
     assert "bpr" in (tmp_path / "out" / "main.md").read_text()
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(AggregationError, match="bad.json"):
@@ -105,3 +105,14 @@ def test_identical_models_tie_with_p_one_and_a_missing_per_user_file_is_named(tm
     (tmp_path / "lgn" / "test_per_user.parquet").unlink()
     with pytest.raises(AggregationError, match="lgn/test_per_user.parquet"):
         write_tables(load_run_results(paths), tmp_path / "again")
+
+
+def test_variants_are_rows_of_their_own_and_get_no_significance_row(tmp_path: Path) -> None:
+    values = np.linspace(0, 1, 40)
+    paths = [_write_run(tmp_path / "runs" / "toy" / "sea" / variant / f"seed-{seed}", "sea", seed, values * scale)
+             for variant, scale in (("ablation-full", 1.0), ("ablation-no-club", 0.5)) for seed in (0, 1)]
+    table = write_tables(load_run_results(paths), tmp_path / "ablation")
+    assert set(table["variant"]) == {"ablation-full", "ablation-no-club"} and table["p_value"].isna().all()
+    markdown = (tmp_path / "ablation.md").read_text()
+    assert "| sea ablation-full | **" in markdown and "| sea ablation-no-club | 0." in markdown
+    assert "vs best baseline" not in markdown

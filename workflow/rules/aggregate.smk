@@ -4,7 +4,7 @@ rule aggregate:
         metrics=lambda wildcards: experiment_metrics(wildcards.experiment),
         per_user=lambda wildcards: experiment_per_user(wildcards.experiment),
     output:
-        csv="results/tables/{experiment}.csv",
+        csv=report("results/tables/{experiment}.csv", caption="../report/table.rst", category="Tables"),
         md="results/tables/{experiment}.md",
         tex="results/tables/{experiment}.tex",
     params:

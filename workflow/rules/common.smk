@@ -15,6 +15,7 @@ SEAREC = f"{shlex.quote(sys.executable)} -m searec"
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     model=r"[a-z0-9_]+",
+    variant=r"[A-Za-z0-9_.=\-]+",
     seed=r"\d+",
 
 
@@ -37,13 +38,22 @@ def synth_arguments(wildcards):
             f"--text-dim {spec['text_dim']} --seed {spec['seed']}")
 
 
+def all_planned_runs():
+    return [plan for experiment in config.get("experiments") or {} for plan in experiment_runs(config, experiment)]
+
+
+# (model, variant folder) -> hyper-parameters the variant overrides (SEA's ablation, the sweeps)
+VARIANT_OVERRIDES = {(plan.model, plan.variant): dict(plan.overrides) for plan in all_planned_runs()}
+
+
 def training_overrides(wildcards):
-    """Model hyper-parameters and training settings of the config as explicit --set options.
+    """Model hyper-parameters (with the variant's), training settings of the config as explicit --set options.
 
     Passing values (not a file name) makes `snakemake --config ...` overrides reach the run and
     lets Snakemake's params rerun-trigger notice any change.
     """
     values = dict(config["models"].get(wildcards.model) or {})
+    values.update(VARIANT_OVERRIDES.get((wildcards.model, wildcards.variant), {}))
     values.update({f"training.{key}": value for key, value in config["training"].items()})
     return " ".join(
         "--set " + shlex.quote(f"{key}={json.dumps(value)}") for key, value in sorted(values.items())
@@ -51,18 +61,21 @@ def training_overrides(wildcards):
 
 
 def experiment_metrics(experiment):
-    return [str(run_dir(d, m, s) / "metrics.json") for d, m, s in experiment_runs(config, experiment)]
+    return [str(plan.directory() / "metrics.json") for plan in experiment_runs(config, experiment)]
 
 
 def experiment_per_user(experiment):
     """The runs' per-user test metrics: the aggregate stage's significance tests read them beside metrics.json."""
-    return [str(run_dir(d, m, s) / "test_per_user.parquet") for d, m, s in experiment_runs(config, experiment)]
+    return [str(plan.directory() / "test_per_user.parquet") for plan in experiment_runs(config, experiment)]
 
 
 def experiment_images(experiment):
     """Image manifests of the registry datasets an experiment uses (the images stage is part of the DAG)."""
-    datasets = {d for d, _, _ in experiment_runs(config, experiment)}
+    datasets = {plan.dataset for plan in experiment_runs(config, experiment)}
     return [str(images_dir(d) / "manifest.json") for d in sorted(datasets) if d in REGISTRY_DATASETS]
+
+
+EXPERIMENTS = sorted(config.get("experiments") or {})
 
 
 FEATURE_MODALITIES = ("text", "image")
@@ -70,3 +83,16 @@ FEATURE_MODALITIES = ("text", "image")
 
 def feature_file(dataset, modality):
     return str(feature_path(Path("data"), dataset, modality, configured_encoder(config, modality)))
+
+
+def figure_names():
+    """The figures `searec figures` draws for this config (Snakemake needs them by name)."""
+    main = experiment_runs(config, "main") if "main" in EXPERIMENTS else []
+    names = [f"training-{d}" for d in dict.fromkeys(plan.dataset for plan in main)]
+    names += [name for name in ("ablation", "sensitivity") if name in EXPERIMENTS]
+    names += [f"representations-{d}" for d in dict.fromkeys(plan.dataset for plan in main if plan.model == "sea")]
+    return names
+
+
+def figure_caption(name):
+    return f"../report/{name.split('-')[0]}.rst"

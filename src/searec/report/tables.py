@@ -28,6 +28,7 @@ import pandas as pd
 
 from searec.errors import AggregationError
 from searec.fileio import atomic_path, write_text_atomic
+from searec.layout import DEFAULT_VARIANT, variant_of_run
 
 log = logging.getLogger(__name__)
 
@@ -47,37 +48,38 @@ def load_run_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
             if key not in result:
                 raise AggregationError(f"{path}: missing {key!r}; not a searec metrics.json")
         result["_path"] = str(path)
+        result["_variant"] = variant_of_run(Path(path))
         results.append(result)
     return results
 
 
 def aggregate_results(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """Tidy mean/std table; one configuration per (dataset, model), several seeds."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for result in results:
-        groups.setdefault((result["dataset"], result["model"]), []).append(result)
+        groups.setdefault((result["dataset"], result["model"], result.get("_variant", DEFAULT_VARIANT)), []).append(result)
     rows = []
-    for (dataset, model), runs in groups.items():
+    for (dataset, model, variant), runs in groups.items():
         seeds = [run["seed"] for run in runs]
         if len(set(seeds)) != len(seeds):
-            raise AggregationError(f"{dataset}/{model}: seed(s) given twice: "
+            raise AggregationError(f"{dataset}/{model}/{variant}: seed(s) given twice: "
                                    f"{sorted(s for s in set(seeds) if seeds.count(s) > 1)}")
         configurations = {json.dumps(run["params"], sort_keys=True) for run in runs}
         if len(configurations) > 1:
             paths = ", ".join(run["_path"] for run in runs)
-            raise AggregationError(f"{dataset}/{model}: runs with different hyper-parameters ({paths}); "
+            raise AggregationError(f"{dataset}/{model}/{variant}: runs with different hyper-parameters ({paths}); "
                                    f"aggregate one configuration at a time")
         for split in ("valid", "test"):
             metrics = sorted(set().union(*(run[split].keys() for run in runs)))
             for metric in metrics:
                 values = np.array([run[split][metric] for run in runs], dtype=np.float64)
                 rows.append({
-                    "dataset": dataset, "model": model, "split": split, "metric": metric,
+                    "dataset": dataset, "model": model, "variant": variant, "split": split, "metric": metric,
                     "mean": float(values.mean()),
                     "std": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
                     "n_seeds": int(values.size), "seeds": " ".join(str(s) for s in sorted(seeds)),
                 })
-    return pd.DataFrame(rows, columns=["dataset", "model", "split", "metric", "mean", "std", "n_seeds", "seeds"])
+    return pd.DataFrame(rows, columns=["dataset", "model", "variant", "split", "metric", "mean", "std", "n_seeds", "seeds"])
 
 
 def _cell(mean: float, std: float) -> str:
@@ -100,7 +102,8 @@ def per_user_means(results: Sequence[dict[str, Any]], dataset: str, model: str, 
     """Each test user's ``metric`` averaged over the model's seeds (index: user id)."""
     frames = []
     for result in results:
-        if result["dataset"] != dataset or result["model"] != model:
+        variant = result.get("_variant", DEFAULT_VARIANT)
+        if result["dataset"] != dataset or result["model"] != model or variant != DEFAULT_VARIANT:
             continue
         path = Path(result["_path"]).parent / PER_USER_FILE
         try:
@@ -129,7 +132,7 @@ def compare_with_best_baseline(results: Sequence[dict[str, Any]], table: pd.Data
     table = table.copy()
     for column in ("vs_model", "improvement_pct", "p_value", "paired_users"):
         table[column] = None if column == "vs_model" else np.nan
-    test = table[table["split"] == "test"]
+    test = table[(table["split"] == "test") & (table["variant"] == DEFAULT_VARIANT)]  # variants: no baselines to beat
     for dataset in dict.fromkeys(test["dataset"]):
         part = test[test["dataset"] == dataset]
         if proposed not in set(part["model"]) or part["model"].nunique() < 2:
@@ -154,9 +157,15 @@ def _improvement_text(row: pd.Series) -> str:
     return f"{row['improvement_pct']:+.1f} % vs {row['vs_model']} (p = {row['p_value']:.2g})"
 
 
+def _row_label(model: str, variant: str) -> str:
+    return model if variant == DEFAULT_VARIANT else f"{model} {variant}"
+
+
 def _dataset_rows(table: pd.DataFrame, dataset: str) -> tuple[list[str], pd.DataFrame]:
-    part = table[(table["split"] == "test") & (table["dataset"] == dataset)]
-    return list(dict.fromkeys(part["model"])), part
+    """Row labels (model, plus the variant when not ``default``) in input order, and the dataset's test rows."""
+    part = table[(table["split"] == "test") & (table["dataset"] == dataset)].copy()
+    part["label"] = [_row_label(m, v) for m, v in zip(part["model"], part["variant"], strict=True)]
+    return list(dict.fromkeys(part["label"])), part
 
 
 def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS,
@@ -165,12 +174,12 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMN
     table = table if "best" in table else mark_best(table)
     lines: list[str] = []
     for dataset in dict.fromkeys(table[table["split"] == "test"]["dataset"]):
-        models, part = _dataset_rows(table, dataset)
+        labels, part = _dataset_rows(table, dataset)
         lines += [f"## {dataset} (test, mean ± std over seeds; best in bold)", "",
                   "| model | " + " | ".join(_column_title(c) for c in columns) + " | seeds |",
                   "|---|" + "---|" * len(columns) + "---|"]
-        for model in models:
-            rows = part[part["model"] == model].set_index("metric")
+        for label in labels:
+            rows = part[part["label"] == label].set_index("metric")
             cells = []
             for column in columns:
                 if column not in rows.index:
@@ -178,8 +187,8 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMN
                     continue
                 text = _cell(rows.at[column, "mean"], rows.at[column, "std"])
                 cells.append(f"**{text}**" if rows.at[column, "best"] else text)
-            lines.append(f"| {model} | " + " | ".join(cells) + f" | {int(rows['n_seeds'].iloc[0])} |")
-        own = part[(part["model"] == proposed)].set_index("metric")
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {int(rows['n_seeds'].iloc[0])} |")
+        own = part[part["label"] == proposed].set_index("metric")
         if "improvement_pct" in own and own["improvement_pct"].notna().any():
             cells = [_improvement_text(own.loc[c]) if c in own.index and pd.notna(own.at[c, "improvement_pct"]) else "—"
                      for c in columns]
@@ -198,12 +207,12 @@ def latex_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS, 
     table = table if "best" in table else mark_best(table)
     blocks: list[str] = []
     for dataset in dict.fromkeys(table[table["split"] == "test"]["dataset"]):
-        models, part = _dataset_rows(table, dataset)
+        labels, part = _dataset_rows(table, dataset)
         lines = [f"% {_latex_escape(dataset)}: test, mean $\\pm$ std over seeds; best in bold",
                  "\\begin{tabular}{l" + "c" * len(columns) + "}", "\\toprule",
                  "Model & " + " & ".join(_column_title(c) for c in columns) + " \\\\", "\\midrule"]
-        for model in models:
-            rows = part[part["model"] == model].set_index("metric")
+        for label in labels:
+            rows = part[part["label"] == label].set_index("metric")
             cells = []
             for column in columns:
                 if column not in rows.index:
@@ -212,8 +221,8 @@ def latex_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS, 
                 mean, std = rows.at[column, "mean"], rows.at[column, "std"]
                 text = f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} $\\pm$ {std:.4f}"
                 cells.append(f"\\textbf{{{text}}}" if rows.at[column, "best"] else text)
-            lines.append(f"{_latex_escape(model)} & " + " & ".join(cells) + " \\\\")
-        own = part[part["model"] == proposed].set_index("metric")
+            lines.append(f"{_latex_escape(label)} & " + " & ".join(cells) + " \\\\")
+        own = part[part["label"] == proposed].set_index("metric")
         if "improvement_pct" in own and own["improvement_pct"].notna().any():
             cells = []
             for column in columns:
