@@ -82,10 +82,6 @@ def aggregate_results(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["dataset", "model", "variant", "split", "metric", "mean", "std", "n_seeds", "seeds"])
 
 
-def _cell(mean: float, std: float) -> str:
-    return f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} ± {std:.4f}"
-
-
 def _column_title(metric: str) -> str:
     return metric.replace("recall", "Recall").replace("ndcg", "NDCG")
 
@@ -153,10 +149,6 @@ def compare_with_best_baseline(results: Sequence[dict[str, Any]], table: pd.Data
     return table
 
 
-def _improvement_text(row: pd.Series) -> str:
-    return f"{row['improvement_pct']:+.1f} % vs {row['vs_model']} (p = {row['p_value']:.2g})"
-
-
 def _row_label(model: str, variant: str) -> str:
     return model if variant == DEFAULT_VARIANT else f"{model} {variant}"
 
@@ -166,6 +158,32 @@ def _dataset_rows(table: pd.DataFrame, dataset: str) -> tuple[list[str], pd.Data
     part = table[(table["split"] == "test") & (table["dataset"] == dataset)].copy()
     part["label"] = [_row_label(m, v) for m, v in zip(part["model"], part["variant"], strict=True)]
     return list(dict.fromkeys(part["label"])), part
+
+
+def _metric_cells(part: pd.DataFrame, label: str, columns: Sequence[str], plus_minus: str, bold: str,
+                  missing: str) -> tuple[list[str], int]:
+    """One table row's cells (mean ± std, the column's best wrapped in ``bold`` % text) and its seed count."""
+    rows = part[part["label"] == label].set_index("metric")
+    cells = []
+    for column in columns:
+        if column not in rows.index:
+            cells.append(missing)
+            continue
+        mean, std = rows.at[column, "mean"], rows.at[column, "std"]
+        text = f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} {plus_minus} {std:.4f}"
+        cells.append(bold % text if rows.at[column, "best"] else text)
+    return cells, int(rows["n_seeds"].iloc[0])
+
+
+def _improvement_cells(part: pd.DataFrame, proposed: str, columns: Sequence[str], template: str,
+                       missing: str) -> list[str] | None:
+    """The proposed model's improvement row (``template`` gets improvement, baseline, p), or None without one."""
+    own = part[part["label"] == proposed].set_index("metric")
+    if "improvement_pct" not in own or not own["improvement_pct"].notna().any():
+        return None
+    return [template.format(improvement=own.at[c, "improvement_pct"], baseline=own.at[c, "vs_model"],
+                            p=own.at[c, "p_value"]) if c in own.index and pd.notna(own.at[c, "improvement_pct"])
+            else missing for c in columns]
 
 
 def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS,
@@ -179,20 +197,11 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMN
                   "| model | " + " | ".join(_column_title(c) for c in columns) + " | seeds |",
                   "|---|" + "---|" * len(columns) + "---|"]
         for label in labels:
-            rows = part[part["label"] == label].set_index("metric")
-            cells = []
-            for column in columns:
-                if column not in rows.index:
-                    cells.append("—")
-                    continue
-                text = _cell(rows.at[column, "mean"], rows.at[column, "std"])
-                cells.append(f"**{text}**" if rows.at[column, "best"] else text)
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {int(rows['n_seeds'].iloc[0])} |")
-        own = part[part["label"] == proposed].set_index("metric")
-        if "improvement_pct" in own and own["improvement_pct"].notna().any():
-            cells = [_improvement_text(own.loc[c]) if c in own.index and pd.notna(own.at[c, "improvement_pct"]) else "—"
-                     for c in columns]
-            lines.append(f"| {proposed} vs best baseline | " + " | ".join(cells) + " | |")
+            cells, seeds = _metric_cells(part, label, columns, "±", "**%s**", "—")
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {seeds} |")
+        improvement = _improvement_cells(part, proposed, columns, "{improvement:+.1f} % vs {baseline} (p = {p:.2g})", "—")
+        if improvement is not None:
+            lines.append(f"| {proposed} vs best baseline | " + " | ".join(improvement) + " | |")
             lines += ["", "p: two-sided Wilcoxon signed-rank test on per-user test metrics (averaged over seeds)."]
         lines.append("")
     return "\n".join(lines)
@@ -212,25 +221,11 @@ def latex_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS, 
                  "\\begin{tabular}{l" + "c" * len(columns) + "}", "\\toprule",
                  "Model & " + " & ".join(_column_title(c) for c in columns) + " \\\\", "\\midrule"]
         for label in labels:
-            rows = part[part["label"] == label].set_index("metric")
-            cells = []
-            for column in columns:
-                if column not in rows.index:
-                    cells.append("--")
-                    continue
-                mean, std = rows.at[column, "mean"], rows.at[column, "std"]
-                text = f"{mean:.4f}" if np.isnan(std) else f"{mean:.4f} $\\pm$ {std:.4f}"
-                cells.append(f"\\textbf{{{text}}}" if rows.at[column, "best"] else text)
+            cells, _ = _metric_cells(part, label, columns, "$\\pm$", "\\textbf{%s}", "--")
             lines.append(f"{_latex_escape(label)} & " + " & ".join(cells) + " \\\\")
-        own = part[part["label"] == proposed].set_index("metric")
-        if "improvement_pct" in own and own["improvement_pct"].notna().any():
-            cells = []
-            for column in columns:
-                if column in own.index and pd.notna(own.at[column, "improvement_pct"]):
-                    cells.append(f"{own.at[column, 'improvement_pct']:+.1f}\\% ($p$ = {own.at[column, 'p_value']:.2g})")
-                else:
-                    cells.append("--")
-            lines += ["\\midrule", f"Improv. of {_latex_escape(proposed)} & " + " & ".join(cells) + " \\\\"]
+        improvement = _improvement_cells(part, proposed, columns, "{improvement:+.1f}\\% ($p$ = {p:.2g})", "--")
+        if improvement is not None:
+            lines += ["\\midrule", f"Improv. of {_latex_escape(proposed)} & " + " & ".join(improvement) + " \\\\"]
         lines += ["\\bottomrule", "\\end{tabular}", ""]
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
