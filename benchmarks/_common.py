@@ -10,17 +10,21 @@ from typing import Any
 
 BABY_USERS, BABY_ITEMS = 19_445, 7_050
 BABY_MEAN_INTERACTIONS = 160_792 / 19_445
+SHAPES = {  # users, items, interactions of PROTOCOL.md's Amazon 2014 5-core datasets
+    "baby": (BABY_USERS, BABY_ITEMS, 160_792),
+    "clothing": (39_387, 23_033, 278_677),
+}
 
 
-def baby_shaped_folder(root: Path, image_dim: int = 4, text_dim: int = 4, seed: int = 0) -> Path:
-    """A synthetic MMRec folder shaped like Amazon Baby (written once, reused)."""
+def baby_shaped_folder(root: Path, image_dim: int = 4, text_dim: int = 4, seed: int = 0, shape: str = "baby") -> Path:
+    """A synthetic MMRec folder shaped like Amazon Baby (or ``shape``: clothing), written once and reused."""
     from searec.data.synth import SynthConfig, write_synthetic_folder
 
-    folder = root / f"baby-shaped-{image_dim}-{text_dim}-{seed}"
+    users, items, interactions = SHAPES[shape]
+    folder = root / f"{shape}-shaped-{image_dim}-{text_dim}-{seed}"
     if not (folder / "manifest.json").exists():
-        write_synthetic_folder(folder, SynthConfig(n_users=BABY_USERS, n_items=BABY_ITEMS, image_dim=image_dim,
-                                                   text_dim=text_dim, seed=seed,
-                                                   mean_interactions=BABY_MEAN_INTERACTIONS))
+        write_synthetic_folder(folder, SynthConfig(n_users=users, n_items=items, image_dim=image_dim,
+                                                   text_dim=text_dim, seed=seed, mean_interactions=interactions / users))
     return folder
 
 
