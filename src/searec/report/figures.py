@@ -1,7 +1,9 @@
 """Figures of the paper's argument, from the pipeline's run folders and tables (PNG and PDF, one style).
 
 * ``training-<dataset>``: validation Recall@20 per epoch of every model (mean over seeds, a
-  line per model) and, one panel per model, each loss term per epoch as it entered the loss.
+  line per model) and, one panel per model, each logged term per epoch as it entered the loss,
+  divided by its largest absolute value (shown in the legend) so that terms of very different
+  size (SEA's BPR vs its CLUB terms and the variational net's log-likelihood) are all visible.
 * ``ablation``: test Recall@20 and NDCG@20 of each ablation variant, mean ± std over seeds.
 * ``sensitivity``: test Recall@20 against each swept hyper-parameter (α, ureg, τ), mean ± std.
 * ``representations-<dataset>``: a 2-D PCA of SEA's generic and unique item representations
@@ -103,7 +105,8 @@ def training_curves(histories: pd.DataFrame, out_dir: Path) -> list[Path]:
             terms = [c for c in runs.columns if c.startswith("loss_") and runs[c].notna().any()]
             for term in terms:
                 mean = runs.groupby("epoch")[term].mean()
-                axis.plot(mean.index, mean.values, label=term[len("loss_"):], linewidth=1)
+                scale = float(mean.abs().max()) or 1.0  # terms differ by orders of magnitude: each on its own scale
+                axis.plot(mean.index, mean.values / scale, label=f"{term[len('loss_'):]} (÷{scale:.2g})", linewidth=1)
             axis.set(title=f"{model}: loss terms", xlabel="epoch")
             axis.legend(fontsize=6)
         for index in range(len(models), (rows - 1) * columns):
