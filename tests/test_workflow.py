@@ -30,9 +30,10 @@ TINY_PARAMS = {
                            "device": "cpu", "threads": 2}},
     "graphs": {"knn_k": [10], "user_user_k": 10},
     "experiments": {"main": {"datasets": ["sample", "toy"], "models": ["bpr", "lightgcn", "sea"]},
-                    "ablation": {"datasets": ["toy"], "models": ["sea"],
+                    "ablation": {"datasets": ["toy"], "models": ["sea"], "seeds": [0, 1],
                                  "variants": {"full": {}, "no-club": {"ureg": 0.0}}},
-                    "sensitivity": {"datasets": ["toy"], "models": ["sea"], "variants": {"alpha-1.0": {"alpha": 1.0}}}},
+                    "sensitivity": {"datasets": ["toy"], "models": ["sea"], "seeds": [1],
+                                    "variants": {"alpha-1.0": {"alpha": 1.0}}}},
     "seeds": [0, 1],
     "training": {"epochs": 3, "patience": 20, "eval_every": 1, "batch_size": 128, "learning_rate": 0.01,
                  "weight_decay": 0.0, "eval_batch_size": 64, "topk": [5, 10, 20], "valid_metric": "recall@20",
@@ -103,8 +104,8 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
     assert [o for o in snakemake_outputs if not covered(*o, dvc_outputs)] == []
     assert [o for o in dvc_outputs if not any(r == o[0] and covered(r, p, {o}) for r, p in snakemake_outputs)] == []
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    declared = sum(len(e["datasets"]) * len(e["models"]) * len(e.get("variants") or [None]) * len(params["seeds"])
-                   for e in params["experiments"].values())
+    declared = sum(len(e["datasets"]) * len(e["models"]) * len(e.get("variants") or [None])
+                   * len(e.get("seeds", params["seeds"])) for e in params["experiments"].values())
     assert dvc_jobs["train"] == declared
     assert dvc_jobs["aggregate"] == len(params["experiments"])
 

@@ -81,10 +81,11 @@ def experiment_runs(params: Mapping[str, Any], experiment: str) -> list[PlannedR
     An experiment without ``variants`` trains each model with its ``models:`` settings (folder
     ``default``); with ``variants: {NAME: {param: value, ...}}`` (SEA's ablation, the sensitivity
     sweeps) each variant's values override those settings, in folder ``<experiment>-<NAME>``.
+    An experiment's own ``seeds`` replace the global ``seeds``.
     """
     try:
         spec = params["experiments"][experiment]
-        seeds = [int(s) for s in params["seeds"]]
+        seeds = [int(s) for s in spec.get("seeds", params["seeds"])]
         variants = spec.get("variants")
         plans = [(DEFAULT_VARIANT, {})] if variants is None else [
             (variant_directory(experiment, name), dict(values or {})) for name, values in variants.items()]
