@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -44,7 +44,6 @@ class Stage:
 class LockGraph:
     stages: dict[str, Stage]
     root: Path
-    producers: dict[str, str] = field(default_factory=dict)
 
     def producer(self, path: str) -> tuple[Stage, dict[str, Any]] | None:
         """The stage with ``path`` among its outputs (exactly or inside an output directory)."""
