@@ -26,4 +26,4 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 clean:
-	rm -rf .snakemake data runs results logs
+	rm -rf .snakemake data search runs results logs

@@ -5,9 +5,10 @@
         [--search full|coordinate] [--per split] [--seeds 0,1,2] [--ablations] \\
         [--set KEY=VALUE] [--set MODEL:KEY=VALUE] [--jobs 2] [--summarize-only]
 
-1. Grid (seed ``--selection-seed``, MMRec's 999): each model's grid is params.yaml's ``grids``
-   entry, with ``--grid`` replacing or adding axes. Axes named by ``--per`` (default ``split``,
-   SEA's two readings) are not searched: each of their values is its own selection group.
+1. Grid (seed ``--selection-seed``, MMRec's 999): each model's grid is the ``grids`` entry of
+   ``--params`` (default: the paper profile, MMRec's grids), with ``--grid`` replacing or adding
+   axes. Axes named by ``--per`` (default ``split``, SEA's two readings) are not searched: each
+   of their values is its own selection group.
    ``--search full`` trains the product of the other axes; ``coordinate`` varies one axis at a
    time from the grid value nearest the model's default, keeping each axis's best (fewer runs;
    the choice is said in the summary).
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from searec.search import split_training_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HEADLINE = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -97,9 +100,11 @@ def parse_grid_overrides(texts: list[str]) -> dict[str, dict[str, list[Any]]]:
     return overrides
 
 
-def training_settings(base: dict[str, Any], texts: list[str], models: list[str]) -> dict[str, dict[str, Any]]:
-    """Each model's training settings: params.yaml's, then ``--set [MODEL:]KEY=VALUE`` in order."""
-    per_model = {model: dict(base) for model in models}
+def training_settings(params: dict[str, Any], texts: list[str], models: list[str]) -> dict[str, dict[str, Any]]:
+    """Each model's training settings: the params file's (with ``models.<m>.training``), then
+    ``--set [MODEL:]KEY=VALUE`` in order; always on the CPU."""
+    per_model = {model: dict(params["training"]) | dict(params["models"][model].get("training") or {})
+                 | {"device": "cpu"} for model in models}
     for text in texts:
         head, _, value = text.partition("=")
         target, _, key = head.rpartition(":")
@@ -152,7 +157,7 @@ class Study:
         self.args = args
         self.params = yaml.safe_load(args.params.read_text())
         self.models = args.models.split(",")
-        self.training = training_settings(dict(self.params["training"]) | {"device": "cpu"}, args.set, self.models)
+        self.training = training_settings(self.params, args.set, self.models)
         self.threads = max(1, len(os.sched_getaffinity(0)) // args.jobs)
         self.missing: list[str] = []
 
@@ -160,9 +165,9 @@ class Study:
     def job(self, group: Group, config: dict[str, Any], seed: int, tag: str = "") -> Job:
         varied = group.fixed | config  # the grid axes and any ablation change: what differs between runs
         folder = self.args.out / (tag + run_name(group.model, varied, seed))
-        params = group.base | group.fixed | config
-        return Job(group.model, tuple(sorted(params.items())), tuple(sorted(self.training[group.model].items())),
-                   seed, str(folder))
+        params, training = split_training_keys(group.base | group.fixed | config)  # grid axes may be training.<key>
+        return Job(group.model, tuple(sorted(params.items())),
+                   tuple(sorted((self.training[group.model] | training).items())), seed, str(folder))
 
     def run(self, jobs: list[Job]) -> list[dict[str, Any] | None]:
         """Results in job order; with --summarize-only, None for runs that have not finished."""
@@ -190,7 +195,8 @@ class Study:
             searched = {k: v for k, v in grid.items() if k not in per}
             keys = sorted(fixed_axes)
             for values in itertools.product(*(fixed_axes[k] for k in keys)):
-                groups.append(Group(model, dict(zip(keys, values)), searched, dict(self.params["models"][model])))
+                base = {k: v for k, v in self.params["models"][model].items() if k != "training"}
+                groups.append(Group(model, dict(zip(keys, values)), searched, base))
         return groups
 
     def select(self, groups: list[Group]) -> None:
@@ -299,7 +305,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="an MMRec folder, e.g. ../shared/data/tiktok")
     parser.add_argument("--out", type=Path, help="study folder (default benchmarks/out/<data folder name>)")
-    parser.add_argument("--params", type=Path, default=PROJECT_ROOT / "params.yaml")
+    parser.add_argument("--params", type=Path, default=PROJECT_ROOT / "src" / "searec" / "profiles" / "paper.yaml",
+                        help="models, training settings and MMRec's grids (default: the paper profile)")
     parser.add_argument("--models", default="bpr,lightgcn,sea")
     parser.add_argument("--grid", action="append", default=[], help="MODEL:KEY=V1,V2 (replaces or adds that axis)")
     parser.add_argument("--per", default="split", help="comma-separated axes whose values are separate groups")

@@ -31,6 +31,11 @@ def test_the_shipped_params_file_and_the_workflow_link_agree_with_the_schema() -
     (lambda p: p["seeds"].append(p["seeds"][0]), "seeds: "),
     (lambda p: p["experiments"]["main"].update(models=[]), "experiments.main.models"),
     (lambda p: p["grids"]["bpr"].update(reg_weight=[]), "grids.bpr.reg_weight"),
+    (lambda p: p["grids"]["bpr"].update({"Reg weight": [0.1]}), "grids.bpr: 'Reg weight' does not match"),
+    (lambda p: p["experiments"]["main"].pop("search"), "experiments.main: 'search' is a required property"),
+    (lambda p: p["experiments"]["ablation"].update(search={"seed": 1}), "experiments.ablation"),
+    (lambda p: p["experiments"]["ablation"].pop("seeds"), "experiments.ablation: 'seeds' is a required property"),
+    (lambda p: p["models"]["sea"].update(training={"learning_rate": "slow"}), "models.sea.training.learning_rate"),
 ])
 def test_mistakes_are_named_by_their_path(change, named: str) -> None:
     params = shipped()

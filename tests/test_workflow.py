@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -29,8 +30,8 @@ TINY_PARAMS = {
                  "image": {"encoder": "efficientnet-lite0", "weights_path": None, "batch_size": 32, "workers": 0,
                            "device": "cpu", "threads": 2}},
     "graphs": {"knn_k": [10], "user_user_k": 10},
-    "experiments": {"main": {"datasets": ["sample", "toy"], "models": ["bpr", "lightgcn", "sea"]},
-                    "ablation": {"datasets": ["toy"], "models": ["sea"], "seeds": [0, 1],
+    "experiments": {"main": {"datasets": ["sample", "toy"], "models": ["bpr", "lightgcn", "sea"], "search": {"seed": 0}},
+                    "ablation": {"datasets": ["toy"], "models": ["sea"], "seeds": [1],
                                  "variants": {"full": {}, "no-club": {"ureg": 0.0}}},
                     "sensitivity": {"datasets": ["toy"], "models": ["sea"], "seeds": [1],
                                     "variants": {"alpha-1.0": {"alpha": 1.0}}}},
@@ -41,6 +42,7 @@ TINY_PARAMS = {
     "models": {"bpr": {"embedding_size": 16, "reg_weight": 1.0e-3},
                "lightgcn": {"embedding_size": 16, "n_layers": 2, "reg_weight": 1.0e-4},
                "sea": {"embedding_size": 16, "club_steps": 5}},
+    "grids": {"bpr": {"training.learning_rate": [0.01, 0.05]}, "lightgcn": {}, "sea": {}},
 }
 
 
@@ -81,7 +83,7 @@ def _dvc_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
     )
     stages = json.loads(_run([sys.executable, "-c", code], cwd))
     # dvc.yaml has one training stage per experiment (train, train_ablation, ...); the Snakefile one rule
-    rule = lambda name: re.sub(r"^train_\w+$", "train", name.split("@")[0])  # noqa: E731
+    rule = lambda name: re.sub(r"^train_(ablation|sensitivity)$", "train", name.split("@")[0])  # noqa: E731
     jobs = Counter(rule(name) for name, _ in stages)
     outputs = {(rule(name), out) for name, outs in stages for out in outs}
     return jobs, outputs
@@ -108,6 +110,26 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
                    * len(e.get("seeds", params["seeds"])) for e in params["experiments"].values())
     assert dvc_jobs["train"] == declared
     assert dvc_jobs["aggregate"] == len(params["experiments"])
+    main = params["experiments"]["main"]
+    assert dvc_jobs["select"] == len(main["datasets"]) * len(main["models"])
+    assert dvc_jobs["train_grid"] == len(main["datasets"]) * sum(
+        math.prod(len(axis) for axis in (params["grids"][m] or {}).values()) for m in main["models"])
+
+
+def test_dvc_params_diff_shows_what_changed_since_the_commit(tmp_path: Path) -> None:
+    for name in WORKFLOW_FILES + ("params.yaml",):
+        source = PROJECT_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    git = ["git", "-c", "user.email=test@example.org", "-c", "user.name=test"]
+    _run(git + ["init", "-q"], tmp_path)
+    _run([sys.executable, "-m", "dvc", "init", "-q"], tmp_path)
+    _run(git + ["add", "-A"], tmp_path)
+    _run(git + ["commit", "-q", "-m", "quick profile"], tmp_path)
+    _run([sys.executable, "-m", "searec", "profile", "use", "paper"], tmp_path)
+    diff = json.loads(_run([sys.executable, "-m", "dvc", "params", "diff", "--json"], tmp_path))["params.yaml"]
+    assert diff["models.sea.training.learning_rate"] == {"old": None, "new": 1.0e-4}
+    assert "training.patience" not in diff  # unchanged: not listed
+    assert diff["experiments.main.search.seed"]["new"] == 999
 
 
 def test_repository_dvc_config_disables_analytics() -> None:
@@ -127,16 +149,24 @@ def _workspace(root: Path) -> Path:
         source = PROJECT_ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
     (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
+    _run([sys.executable, "-m", "searec", "grid", "--write", "workflow/grid_runs.yaml"], root)
     return root
 
 
 @pytest.mark.slow
 def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     with_snakemake = _workspace(tmp_path / "snakemake")
-    _run([sys.executable, "-m", "snakemake", "--cores", "2"], with_snakemake)
     with_dvc = _workspace(tmp_path / "dvc")
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], with_dvc)
-    _run([sys.executable, "-m", "dvc", "repro", "--quiet"], with_dvc)
+    # Both tools at once, one job each (dvc repro is sequential): the two workspaces share nothing.
+    dvc_repro = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--quiet"], cwd=with_dvc, env=_env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _run([sys.executable, "-m", "snakemake", "--cores", "1"], with_snakemake)
+        out, err = dvc_repro.communicate(timeout=900)
+    finally:
+        dvc_repro.kill()
+    assert dvc_repro.returncode == 0, f"dvc repro failed:\n{out[-3000:]}\n{err[-3000:]}"
 
     runs = [(d, m, s) for d in ("sample", "toy") for m in ("bpr", "lightgcn", "sea") for s in (0, 1)]
     for dataset, model, seed in runs:
@@ -146,11 +176,26 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
         assert a["epochs_run"] == 3 and a["params"]["training"]["epochs"] == 3
         for key in ("best_epoch", "valid", "test", "params", "inputs"):
             assert a[key] == b[key], (path, key)
+    for dataset in ("sample", "toy"):  # the grid search: the same selections, the selected values trained
+        for model in ("bpr", "lightgcn", "sea"):
+            selection = Path("search") / dataset / "selected" / f"{model}.json"
+            assert (with_snakemake / selection).read_text() == (with_dvc / selection).read_text(), selection
+            chosen = json.loads((with_dvc / selection).read_text())
+            assert len(chosen["candidates"]) == {"bpr": 2, "lightgcn": 1, "sea": 1}[model]
+            assert chosen["valid"] == max(c["valid"] for c in chosen["candidates"])
+            run = Path("runs") / dataset / model / "default"
+            reused = json.loads((with_dvc / run / "seed-0" / "metrics.json").read_text())
+            assert reused["reused_from"] == chosen["run"]  # the search seed: the grid run itself
+            grid_run = json.loads((with_dvc / chosen["run"] / "metrics.json").read_text())
+            assert {k: v for k, v in reused.items() if k != "reused_from"} == grid_run
+            trained = json.loads((with_dvc / run / "seed-1" / "metrics.json").read_text())
+            assert "reused_from" not in trained
+            assert trained["params"]["training"]["learning_rate"] == chosen["values"].get("training.learning_rate", 0.01)
     for variant in ("ablation-full", "ablation-no-club", "sensitivity-alpha-1.0"):
         path = Path("runs") / "toy" / "sea" / variant / "seed-1" / "metrics.json"
         a, b = json.loads((with_snakemake / path).read_text()), json.loads((with_dvc / path).read_text())
         assert a["test"] == b["test"] and a["params"] == b["params"], path
-    no_club = json.loads((with_dvc / "runs/toy/sea/ablation-no-club/seed-0/metrics.json").read_text())
+    no_club = json.loads((with_dvc / "runs/toy/sea/ablation-no-club/seed-1/metrics.json").read_text())
     assert no_club["params"]["ureg"] == 0.0 and no_club["params"]["embedding_size"] == 16  # variant over models.sea
     for experiment in ("main", "ablation", "sensitivity"):
         for suffix in ("csv", "md", "tex"):
@@ -173,7 +218,7 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
             assert feature["dim"] == dim and feature["items_imputed"] == 0
         graphs = json.loads((workspace / "data" / "graphs" / "sample" / "manifest.json").read_text())
         assert {g["file"] for g in graphs["graphs"]} == {"ui.npz", "knn-image-k10.npz", "knn-text-k10.npz", "uu-k10.npz"}
-        assert "graph knn-text-k10.npz read from" in (workspace / "runs" / "sample" / "sea" / "default" / "seed-0" /
+        assert "graph knn-text-k10.npz read from" in (workspace / "runs" / "sample" / "sea" / "default" / "seed-1" /
                                                        "train.log").read_text()
     for name in ("interactions", "items", "users"):
         pd.testing.assert_frame_equal(pd.read_parquet(with_snakemake / "data" / "processed" / "sample" / f"{name}.parquet"),
@@ -193,4 +238,9 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     metrics_show = _run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], with_dvc)
     assert "recall@20" in metrics_show
     plots = json.loads(_run([sys.executable, "-m", "dvc", "plots", "show", "--json"], with_dvc))["data"]
-    assert "runs/toy/sea/ablation-no-club/seed-0/history.csv" in plots
+    assert "runs/toy/sea/ablation-no-club/seed-1/history.csv" in plots
+    # lineage of the main table in the real pipeline: through the selection and the grid back to the raw files
+    lineage = _run([sys.executable, "-m", "searec", "lineage", "results/tables/main.csv"], with_dvc)
+    for stage in ("aggregate@main", "train@toy-sea-1", "select@toy-sea", "train_grid@toy-sea-default",
+                  "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
+        assert stage in lineage, stage

@@ -115,17 +115,93 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_cls = get_model_class(args.model)
     params_file = _read_params_file(args.params)
     model_params = dict((params_file.get("models") or {}).get(model_cls.name) or {})
-    if args.variant:
-        model_params.update(_variant_overrides(params_file, args.variant, args.params))
     training_values = dict(params_file.get("training") or {})
+    training_values.update(model_params.pop("training", None) or {})  # this model's own training settings
+    if args.variant:
+        from searec.search import split_training_keys
+
+        variant_model, variant_training = split_training_keys(_variant_overrides(params_file, args.variant, args.params))
+        model_params.update(variant_model)
+        training_values.update(variant_training)
+    if args.grid_point:
+        from searec.search import find_point
+
+        point = find_point(params_file, model_cls.name, args.grid_point)
+        model_params.update(point.model_values())
+        training_values.update(point.training_values())
     model_overrides, training_overrides = _split_overrides(model_cls.default_params, args.set)
     model_params.update(model_overrides)
     training_values.update(training_overrides)
+    reuse_from = None
+    if args.selected:
+        from searec.search import GridPoint, read_selection
+
+        selection = read_selection(args.selected)
+        if selection["model"] != model_cls.name:
+            raise CliError(f"--selected {args.selected}: a selection for {selection['model']}, not {model_cls.name}")
+        point = GridPoint(selection["point"], selection["values"])
+        model_params.update(point.model_values())
+        training_values.update(point.training_values())
+        reuse_from = Path(selection["run"]) if int(selection["seed"]) == args.seed else None
     training = TrainingConfig.from_mapping(training_values)
     dataset = load_mmrec_folder(args.data, _columns(args))
     result = train_run(dataset, model_cls.name, model_params, training, args.seed, args.out,
-                       graph_cache_dir=args.graph_cache)
+                       graph_cache_dir=args.graph_cache, reuse_from=reuse_from)
     print(json.dumps({"run": str(args.out), "best_epoch": result["best_epoch"], "test": result["test"]}, indent=2))
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    from searec.fileio import write_json_atomic
+    from searec.layout import selection_path
+    from searec.params import read_params
+    from searec.search import select
+
+    selection = select(read_params(args.params), args.dataset, args.model, args.search_root)
+    out = args.out or selection_path(args.dataset, args.model, args.search_root)
+    write_json_atomic(out, selection)
+    print(f"{args.model} on {args.dataset}: {selection['point']} ({selection['metric']} {selection['valid']:.4f}, "
+          f"best of {len(selection['candidates'])}) -> {out}")
+    return 0
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from searec.fileio import write_text_atomic
+    from searec.params import read_params
+    from searec.search import grid_runs_text, planned_grid_runs, stale_grid_runs_file
+
+    params = read_params(args.params)
+    if args.write:
+        write_text_atomic(args.write, grid_runs_text(params))
+        print(f"{args.write}: {len(planned_grid_runs(params))} grid runs")
+        return 0
+    if args.check:
+        problem = stale_grid_runs_file(params, args.check)
+        if problem:
+            print(f"{problem}; regenerate it: searec grid --write {args.check}", file=sys.stderr)
+            return 1
+        print(f"{args.check} is current ({len(planned_grid_runs(params))} grid runs)")
+        return 0
+    for run in planned_grid_runs(params):
+        print(f"{run.dataset}\t{run.model}\t{run.point.name}\tseed {run.seed}\t{run.directory()}")
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from searec.profile import available_profiles, current_profile, profile_summary, use_profile
+
+    if args.action == "list":
+        active = current_profile(args.params)
+        for name in available_profiles():
+            mark = "*" if name == active else " "
+            print(f"{mark} {name:8s} {profile_summary(name)}")
+        if active is None:
+            print(f"  ({args.params} is no profile's copy: edited, or missing)")
+        return 0
+    if not args.name:
+        raise CliError("searec profile use NAME: name a profile (searec profile list)")
+    use_profile(args.name, args.params, args.grid_runs, force=args.force)
+    print(f"{args.params} is now the {args.name} profile; {args.grid_runs} regenerated")
     return 0
 
 
@@ -258,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="YAML with `training:` and `models: {NAME: {...}}` sections (e.g. params.yaml)")
     train.add_argument("--variant", metavar="EXPERIMENT:NAME",
                        help="apply that experiment variant's hyper-parameters from --params (before --set)")
+    train.add_argument("--grid-point", metavar="POINT",
+                       help="train this point of grids.<model> of --params (a `searec grid` name, e.g. "
+                            "alpha=0.1_ureg=0.006; before --set)")
+    train.add_argument("--selected", type=Path, metavar="FILE",
+                       help="a `searec select` file: its point's values override everything else; at the "
+                            "seed it was searched with, the grid run is reused instead of trained again")
     train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     train.add_argument("--graph-cache", type=Path, default=_default_graph_cache(),
                        help="cache of feature-derived graphs, keyed by feature content "
@@ -281,6 +363,33 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate.add_argument("--runs-root", type=Path, default=Path("runs"), help="root of run folders (with --experiment)")
     aggregate.add_argument("runs", type=Path, nargs="*", help="metrics.json files")
     aggregate.set_defaults(func=cmd_aggregate)
+
+    grid = sub.add_parser("grid", help="the grid-search runs params.yaml declares (experiments.main.search)")
+    grid.add_argument("--params", type=Path, default=Path("params.yaml"))
+    grid_output = grid.add_mutually_exclusive_group()
+    grid_output.add_argument("--write", type=Path, metavar="FILE",
+                             help="write them as DVC vars (workflow/grid_runs.yaml)")
+    grid_output.add_argument("--check", type=Path, metavar="FILE",
+                             help="exit 1 when FILE differs from what --params declares")
+    grid.set_defaults(func=cmd_grid)
+
+    profile = sub.add_parser("profile", help="list the params profiles (quick, paper) or make one params.yaml")
+    profile.add_argument("action", choices=("list", "use"))
+    profile.add_argument("name", nargs="?", help="the profile to use")
+    profile.add_argument("--params", type=Path, default=Path("params.yaml"))
+    profile.add_argument("--grid-runs", type=Path, default=Path("workflow/grid_runs.yaml"),
+                         help="the DVC grid-runs file, regenerated for the profile")
+    profile.add_argument("--force", action="store_true", help="replace a params file with edits in no profile")
+    profile.set_defaults(func=cmd_profile)
+
+    select = sub.add_parser("select", help="pick a model's grid point with the best validation metric")
+    select.add_argument("--dataset", required=True)
+    select.add_argument("--model", required=True)
+    select.add_argument("--params", type=Path, default=Path("params.yaml"))
+    select.add_argument("--search-root", type=Path, default=Path("search"), help="root of the grid runs")
+    select.add_argument("--out", type=Path, default=None,
+                        help="selection file (default search/<dataset>/selected/<model>.json)")
+    select.set_defaults(func=cmd_select)
 
     models = sub.add_parser("models", help="list the available models and their defaults")
     models.set_defaults(func=cmd_models)

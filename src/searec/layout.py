@@ -9,6 +9,8 @@ A path tells what a file is (DESIGN.md)::
     data/mmrec/<dataset>/                       MMRec-format folder a model trains on
     data/graphs/<dataset>/                      ui.npz, knn-<modality>-k<k>.npz, uu-k<k>.npz, manifest.json
     runs/<dataset>/<model>/<variant>/seed-<s>/  one training run (metrics.json, model.pt, ...)
+    search/<dataset>/grid/<model>/<point>/seed-<s>/  one grid-search run (a point of grids.<model>)
+    search/<dataset>/selected/<model>.json      the point chosen on validation (searec select)
     results/tables/<experiment>.{csv,md,tex}    aggregated tables
 """
 
@@ -50,6 +52,14 @@ def mmrec_dir(dataset: str, root: Path = Path("data")) -> Path:
 def run_dir(dataset: str, model: str, seed: int | str, variant: str = DEFAULT_VARIANT,
             root: Path = Path("runs")) -> Path:
     return Path(root) / dataset / model / variant / f"seed-{seed}"
+
+
+def grid_run_dir(dataset: str, model: str, point: str, seed: int | str, root: Path = Path("search")) -> Path:
+    return Path(root) / dataset / "grid" / model / point / f"seed-{seed}"
+
+
+def selection_path(dataset: str, model: str, root: Path = Path("search")) -> Path:
+    return Path(root) / dataset / "selected" / f"{model}.json"
 
 
 def table_prefix(experiment: str) -> Path:

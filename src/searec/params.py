@@ -50,3 +50,14 @@ def read_params(path: Path, missing_ok: bool = False) -> dict[str, Any]:
         raise ParamsError(f"{path}: expected a mapping at the top level")
     validate_params(loaded, str(path))
     return loaded
+
+
+def number_from_text(value: Any) -> Any:
+    """'1e-5' -> 1e-05: YAML 1.1 (PyYAML) reads exponent floats without a dot as strings."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    return value

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 from searec.features.common import configured_encoder, feature_path
-from searec.layout import experiment_runs, graphs_dir, images_dir, mmrec_dir, processed_dir, raw_dir, run_dir
+from searec.layout import (DEFAULT_VARIANT, experiment_runs, graphs_dir, grid_run_dir, images_dir,
+                           mmrec_dir, processed_dir, raw_dir, run_dir, selection_path)
+from searec.search import GRID_RUNS_FILE, SEARCHING_EXPERIMENT, model_grid, planned_grid_runs, stale_grid_runs_file
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
 SEAREC = f"{shlex.quote(sys.executable)} -m searec"
@@ -16,6 +18,7 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     model=r"[a-z0-9_]+",
     variant=r"[A-Za-z0-9_.=\-]+",
+    point=r"[A-Za-z0-9_.=+\-]+",
     seed=r"\d+",
 
 
@@ -46,18 +49,55 @@ def all_planned_runs():
 VARIANT_OVERRIDES = {(plan.model, plan.variant): dict(plan.overrides) for plan in all_planned_runs()}
 
 
+def set_options(values):
+    return " ".join("--set " + shlex.quote(f"{key}={json.dumps(value)}") for key, value in sorted(values.items()))
+
+
+def configured_values(model):
+    """The model's hyper-parameters and the training settings of the config, as `--set` keys."""
+    values = dict(config["models"].get(model) or {})
+    training = dict(config["training"]) | (values.pop("training", None) or {})  # models.<m>.training: its own
+    values.update({f"training.{key}": value for key, value in training.items()})
+    return values
+
+
 def training_overrides(wildcards):
     """Model hyper-parameters (with the variant's), training settings of the config as explicit --set options.
 
     Passing values (not a file name) makes `snakemake --config ...` overrides reach the run and
     lets Snakemake's params rerun-trigger notice any change.
     """
-    values = dict(config["models"].get(wildcards.model) or {})
+    values = configured_values(wildcards.model)
     values.update(VARIANT_OVERRIDES.get((wildcards.model, wildcards.variant), {}))
-    values.update({f"training.{key}": value for key, value in config["training"].items()})
-    return " ".join(
-        "--set " + shlex.quote(f"{key}={json.dumps(value)}") for key, value in sorted(values.items())
-    )
+    return set_options(values)
+
+
+def grid_point_overrides(wildcards):
+    """The configured values with one grid point's values over them, as explicit --set options."""
+    point = next(p for p in model_grid(config, wildcards.model) if p.name == wildcards.point)
+    return set_options(configured_values(wildcards.model) | dict(point.values))
+
+
+def grid_metrics(wildcards):
+    """Every grid point's metrics.json of one model on one dataset (the select rule's input)."""
+    return [str(run.directory() / "metrics.json") for run in planned_grid_runs(config)
+            if run.dataset == wildcards.dataset and run.model == wildcards.model]
+
+
+def searched(wildcards):
+    """Whether this run is one of experiments.main's runs, whose configuration the grid search selects."""
+    return wildcards.variant == DEFAULT_VARIANT and SEARCH_SEED is not None
+
+
+def run_selection(wildcards):
+    return [str(selection_path(wildcards.dataset, wildcards.model))] if searched(wildcards) else []
+
+
+SEARCH_SEED = config["experiments"].get(SEARCHING_EXPERIMENT, {}).get("search", {}).get("seed")
+if SEARCH_SEED is not None and (problem := stale_grid_runs_file(config, Path(GRID_RUNS_FILE))):
+    # Snakemake plans the grid from params.yaml itself; only `dvc repro` reads that file.
+    print(f"warning: {problem}; dvc repro would run other grid points: searec grid --write {GRID_RUNS_FILE}",
+          file=sys.stderr)
 
 
 def experiment_metrics(experiment):

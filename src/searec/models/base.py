@@ -39,6 +39,7 @@ from searec.graphs import (
     row_normalized,
     user_cooccurrence_graph,
 )
+from searec.params import number_from_text
 
 
 @dataclass(frozen=True)
@@ -160,24 +161,13 @@ def get_model_class(name: str) -> type[Recommender]:
         raise ModelConfigError(f"unknown model {name!r}; available: {', '.join(sorted(MODEL_REGISTRY))}") from None
 
 
-def _number_from_text(value: Any) -> Any:
-    """'1e-5' -> 1e-05: YAML 1.1 (PyYAML) reads exponent floats without a dot as strings."""
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
-    return value
-
-
 def coerce_like(default: Any, value: Any, key: str) -> Any:
     """Convert ``value`` to the type of ``default`` (bool/int/float/str/list), or raise.
 
     Numbers written as text ('1e-5', as PyYAML reads it) are accepted for numeric settings.
     """
     if isinstance(default, (int, float)) and not isinstance(default, bool):
-        value = _number_from_text(value)
+        value = number_from_text(value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

@@ -14,6 +14,11 @@ A run directory holds::
 
 Resuming restores model, optimiser, both random generators and the early-stopping state from
 ``checkpoint.pt``, so an interrupted run finishes exactly as an uninterrupted one would.
+
+A finished run elsewhere with the same identity (model, resolved parameters, training settings,
+seed, data) is the same computation: ``reuse_from`` copies its files instead of training again
+(the grid-search run of the selected point at the seed it was searched with), and its
+``metrics.json`` says ``reused_from``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import io
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,8 +142,10 @@ class Trainer:
     """Trains one model on one dataset with one seed into one run directory."""
 
     def __init__(self, dataset: InteractionDataset, spec: RunSpec, run_dir: Path,
-                 on_epoch_end: Callable[[int], None] | None = None, graph_cache_dir: Path | None = None) -> None:
+                 on_epoch_end: Callable[[int], None] | None = None, graph_cache_dir: Path | None = None,
+                 reuse_from: Path | None = None) -> None:
         self.dataset = dataset
+        self.reuse_from = None if reuse_from is None else Path(reuse_from)
         self.graph_cache_dir = graph_cache_dir
         self.spec = spec
         self.config = spec.training
@@ -154,6 +162,9 @@ class Trainer:
         if finished is not None:
             log.info("%s is complete (best epoch %d); nothing to do", self.run_dir, finished["best_epoch"])
             return finished
+        reused = self._reuse_identical_run()
+        if reused is not None:
+            return reused
         write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(
             self.spec.identity() | {"training": self.config.to_dict(), "code_version": code_version()},
             sort_keys=False))
@@ -303,6 +314,27 @@ class Trainer:
                                    f"another --out directory, or delete {self.run_dir} to rerun")
         return result
 
+    def _reuse_identical_run(self) -> dict[str, Any] | None:
+        """Copy ``reuse_from``'s finished run when its identity equals this run's (else ``None``: train)."""
+        if self.reuse_from is None or (self.run_dir / CHECKPOINT).exists():
+            return None
+        source = self.reuse_from / METRICS
+        if not source.exists():
+            log.info("%s has no finished run to reuse; training", self.reuse_from)
+            return None
+        result = json.loads(source.read_text(encoding="utf-8"))
+        if result_identity(result) != self.spec.identity():
+            log.info("%s differs from this run's configuration or data; training", self.reuse_from)
+            return None
+        for name in (CONFIG, HISTORY, MODEL, PER_USER_TEST):
+            with atomic_path(self.run_dir / name) as tmp:
+                shutil.copyfile(self.reuse_from / name, tmp)
+        result["reused_from"] = str(self.reuse_from)
+        write_json_atomic(self.run_dir / METRICS, result)
+        log.info("%s reuses %s: the same model, parameters, training settings, seed and data", self.run_dir,
+                 self.reuse_from)
+        return result
+
     def _finish(self, model: Recommender, state: dict[str, Any]) -> dict[str, Any]:
         if state["best_model"] is None:
             raise RuntimeError("no validation evaluation happened; check training.eval_every and epochs")
@@ -350,11 +382,11 @@ class Trainer:
 
 def train_run(dataset: InteractionDataset, model: str, params: dict[str, Any], training: TrainingConfig,
               seed: int, run_dir: Path, on_epoch_end: Callable[[int], None] | None = None,
-              graph_cache_dir: Path | None = None) -> dict[str, Any]:
+              graph_cache_dir: Path | None = None, reuse_from: Path | None = None) -> dict[str, Any]:
     """Resolve the model's parameters and train one run (see :class:`Trainer`)."""
     model_cls = get_model_class(model)
     inputs = {name: digest for name, digest in dataset.source_files.items()
               if model_cls.uses_features or not name.endswith(FEATURE_SUFFIX)}
     spec = RunSpec(model=model_cls.name, params=resolve_params(model_cls, params), training=training, seed=seed,
                    dataset=dataset.name, inputs=inputs)
-    return Trainer(dataset, spec, run_dir, on_epoch_end, graph_cache_dir).run()
+    return Trainer(dataset, spec, run_dir, on_epoch_end, graph_cache_dir, reuse_from).run()

@@ -1,0 +1,60 @@
+"""Profiles: complete params files shipped with the package; one of them is the project's params.yaml.
+
+``quick`` (the default params.yaml: the embedded sample, offline, minutes) and ``paper`` (the SEA
+paper's setting: Amazon 2014 Baby, Sports and Clothing, MMRec's grids, seed 999 + two). Both
+Snakemake and DVC read params.yaml only, so switching is replacing that file — the DVC way to
+run another experiment, visible to ``dvc params diff`` — together with the grid-runs file DVC
+reads (``workflow/grid_runs.yaml``), which is regenerated for the new grids.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from searec.errors import ParamsError
+from searec.fileio import write_text_atomic
+from searec.params import validate_params
+from searec.search import grid_runs_text
+
+
+def available_profiles() -> list[str]:
+    folder = resources.files("searec").joinpath("profiles")
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def profile_text(name: str) -> str:
+    if name not in available_profiles():
+        raise ParamsError(f"no profile {name!r}; available: {', '.join(available_profiles())}")
+    return resources.files("searec").joinpath(f"profiles/{name}.yaml").read_text(encoding="utf-8")
+
+
+def profile_summary(name: str) -> str:
+    """The profile's first comment line, without the comment mark."""
+    first = profile_text(name).splitlines()[0]
+    return first.lstrip("# ").strip()
+
+
+def current_profile(params_path: Path) -> str | None:
+    """The profile ``params_path`` is a verbatim copy of, or ``None`` (edited, or missing)."""
+    if not params_path.exists():
+        return None
+    text = params_path.read_text(encoding="utf-8")
+    return next((name for name in available_profiles() if profile_text(name) == text), None)
+
+
+def use_profile(name: str, params_path: Path, grid_runs_path: Path, force: bool = False) -> None:
+    """Write profile ``name`` to ``params_path`` and its grid runs to ``grid_runs_path``.
+
+    A params file that is no profile's copy holds someone's edits: it is kept unless ``force``.
+    """
+    text = profile_text(name)
+    params = yaml.safe_load(text)
+    validate_params(params, f"profile {name}")
+    if params_path.exists() and current_profile(params_path) is None and not force:
+        raise ParamsError(f"{params_path} has edits that are in no profile ({', '.join(available_profiles())}); "
+                          f"commit or copy it first, or pass --force to replace it")
+    write_text_atomic(grid_runs_path, grid_runs_text(params))
+    write_text_atomic(params_path, text)

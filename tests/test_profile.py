@@ -1,0 +1,87 @@
+"""Profiles: params.yaml is the quick profile; the paper profile plans the paper's runs; switching is safe."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from searec.cli import main
+from searec.data.registry import dataset_entry
+from searec.errors import ParamsError
+from searec.layout import experiment_runs
+from searec.profile import available_profiles, current_profile, profile_text, use_profile
+from searec.search import planned_grid_runs, stale_grid_runs_file
+from tests.conftest import PROJECT_ROOT
+from tests.test_workflow import WORKFLOW_FILES, _env
+
+
+def test_the_repository_params_file_is_the_quick_profile() -> None:
+    assert available_profiles() == ["paper", "quick"]
+    assert (PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8") == profile_text("quick"), \
+        "params.yaml and src/searec/profiles/quick.yaml must be the same file: copy one over the other"
+    assert current_profile(PROJECT_ROOT / "params.yaml") == "quick"
+
+
+def test_the_paper_profile_declares_the_paper_setting() -> None:
+    paper = yaml.safe_load(profile_text("paper"))
+    main_experiment = paper["experiments"]["main"]
+    assert main_experiment["datasets"] == ["baby", "sports", "clothing"]
+    for name in main_experiment["datasets"]:
+        dataset = dataset_entry(name, paper["datasets"])
+        assert dataset.source == "amazon2014" and {f.role for f in dataset.files} >= {"reviews", "meta", "image_features"}
+    assert paper["features"]["image"]["encoder"] == "amazon2014-cnn"
+    assert paper["features"]["text"]["encoder"] == "all-MiniLM-L6-v2"
+    assert main_experiment["search"]["seed"] == 999 and 999 in paper["seeds"]
+    assert paper["models"]["sea"]["training"]["learning_rate"] == 1.0e-4  # SEA.md's released runs
+    assert set(main_experiment["models"]) == set(paper["models"]) == set(paper["grids"])
+    assert len(paper["grids"]["sea"]["alpha"]) * len(paper["grids"]["sea"]["ureg"]) == 20
+    assert "training.learning_rate" in paper["grids"]["lattice"]
+    ablation = set(paper["experiments"]["ablation"]["variants"])
+    assert {"no-club", "no-solosim", "neither", "neg-l2", "paper-reading"} <= ablation
+    runs = planned_grid_runs(paper)
+    datasets, models = main_experiment["datasets"], main_experiment["models"]
+    assert {(r.dataset, r.model) for r in runs} == {(d, m) for d in datasets for m in models}
+    assert len(experiment_runs(paper, "main")) == 3 * 14 * 3
+
+
+def test_switching_profiles_rewrites_params_and_the_grid_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params, grid_runs = tmp_path / "params.yaml", tmp_path / "workflow" / "grid_runs.yaml"
+    arguments = ["--params", str(params), "--grid-runs", str(grid_runs)]
+    assert main(["profile", "use", "paper", *arguments]) == 0
+    assert params.read_text() == profile_text("paper") and current_profile(params) == "paper"
+    assert stale_grid_runs_file(yaml.safe_load(params.read_text()), grid_runs) is None
+    assert main(["profile", "list", "--params", str(params)]) == 0
+    assert "* paper" in capsys.readouterr().out
+    params.write_text(params.read_text() + "\n# my edit\n")
+    with pytest.raises(ParamsError, match="edits that are in no profile.*--force"):
+        use_profile("quick", params, grid_runs)
+    assert params.read_text().endswith("# my edit\n")  # kept
+    assert main(["profile", "use", "quick", "--force", *arguments]) == 0
+    assert params.read_text() == profile_text("quick")
+    assert main(["profile", "use", "nope", *arguments]) == 2
+    assert "no profile 'nope'; available: paper, quick" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_both_tools_plan_the_paper_profile(tmp_path: Path) -> None:
+    """Snakemake's dry run and DVC's stage list of the paper profile: the Amazon data stages and the grids."""
+    for name in WORKFLOW_FILES:
+        source = PROJECT_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    use_profile("paper", tmp_path / "params.yaml", tmp_path / "workflow" / "grid_runs.yaml")
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--quiet", "rules"],
+                         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "train_grid" in dry.stdout and "download" in dry.stdout
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, env=_env(), check=True)
+    stages = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only"], cwd=tmp_path, env=_env(),
+                            capture_output=True, text=True, timeout=600)
+    assert stages.returncode == 0, stages.stderr[-3000:]
+    names = stages.stdout.split()
+    assert {"download@baby", "download@sports", "download@clothing", "select@clothing-sea"} <= set(names)
+    assert sum(name.startswith("train_grid@") for name in names) == 708
