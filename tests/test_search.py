@@ -147,11 +147,14 @@ def test_grid_select_train_from_the_command_line(tiny_synth: Path, tmp_path: Pat
         assert main(["train", "--data", str(tiny_synth), "--model", "bpr", "--seed", str(seed), "--params",
                      str(params_file), "--selected", str(selection_file), "--out", str(out)]) == 0
     reused = json.loads((at_search_seed / "metrics.json").read_text())
-    assert reused.pop("reused_from") == chosen["run"] and reused == grid_result
+    assert reused.pop("reused_from") == chosen["run"]
+    assert reused.pop("selection") == {"file": str(selection_file), "point": chosen["point"], "seed": 5,
+                                       "metric": "valid recall@20", "valid": chosen["valid"], "candidates": 2}
+    assert reused == grid_result
     for name in ("model.pt", "history.csv", "config.yaml", "test_per_user.parquet"):
         assert (at_search_seed / name).read_bytes() == (Path(chosen["run"]) / name).read_bytes()
     trained = json.loads((other_seed / "metrics.json").read_text())
-    assert "reused_from" not in trained and trained["seed"] == 6
+    assert "reused_from" not in trained and trained["seed"] == 6 and trained["selection"]["point"] == chosen["point"]
     assert trained["params"]["reg_weight"] == chosen["values"]["reg_weight"]
     assert trained["params"]["training"]["learning_rate"] == 0.01
 

@@ -187,7 +187,7 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
             reused = json.loads((with_dvc / run / "seed-0" / "metrics.json").read_text())
             assert reused["reused_from"] == chosen["run"]  # the search seed: the grid run itself
             grid_run = json.loads((with_dvc / chosen["run"] / "metrics.json").read_text())
-            assert {k: v for k, v in reused.items() if k != "reused_from"} == grid_run
+            assert {k: v for k, v in reused.items() if k not in {"reused_from", "selection"}} == grid_run
             trained = json.loads((with_dvc / run / "seed-1" / "metrics.json").read_text())
             assert "reused_from" not in trained
             assert trained["params"]["training"]["learning_rate"] == chosen["values"].get("training.learning_rate", 0.01)
@@ -204,6 +204,7 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     table_a = pd.read_csv(with_snakemake / "results" / "tables" / "main.csv")
     assert set(table_a["model"]) == {"bpr", "lightgcn", "sea"} and (table_a["n_seeds"] == 2).all()
     assert set(table_a["dataset"]) == {"sample", "toy"}
+    assert set(table_a[table_a["model"] == "lightgcn"]["setting"]) == {"default"}  # the grid point trained
     assert table_a["p_value"].notna().sum() == 2 * 4  # SEA vs the best baseline: each dataset, each headline metric
     ablation = pd.read_csv(with_snakemake / "results" / "tables" / "ablation.csv")
     assert set(ablation["variant"]) == {"ablation-full", "ablation-no-club"}

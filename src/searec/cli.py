@@ -132,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_overrides, training_overrides = _split_overrides(model_cls.default_params, args.set)
     model_params.update(model_overrides)
     training_values.update(training_overrides)
-    reuse_from = None
+    reuse_from, annotations = None, {}
     if args.selected:
         from searec.search import GridPoint, read_selection
 
@@ -143,10 +143,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_params.update(point.model_values())
         training_values.update(point.training_values())
         reuse_from = Path(selection["run"]) if int(selection["seed"]) == args.seed else None
+        annotations["selection"] = {"file": str(args.selected), "point": selection["point"],
+                                    "seed": selection["seed"], "metric": selection["metric"],
+                                    "valid": selection["valid"], "candidates": len(selection["candidates"])}
     training = TrainingConfig.from_mapping(training_values)
     dataset = load_mmrec_folder(args.data, _columns(args))
     result = train_run(dataset, model_cls.name, model_params, training, args.seed, args.out,
-                       graph_cache_dir=args.graph_cache, reuse_from=reuse_from)
+                       graph_cache_dir=args.graph_cache, reuse_from=reuse_from, annotations=annotations)
     print(json.dumps({"run": str(args.out), "best_epoch": result["best_epoch"], "test": result["test"]}, indent=2))
     return 0
 

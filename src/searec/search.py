@@ -223,7 +223,7 @@ def read_selection(path: Path) -> dict[str, Any]:
         raise SearchError(f"{path}: no selection file; run `searec select` for this dataset and model first") from None
     except json.JSONDecodeError as error:
         raise SearchError(f"{path}: not valid JSON ({error}); rerun `searec select`") from None
-    for key in ("model", "point", "values", "seed", "run"):
+    for key in ("model", "point", "values", "seed", "run", "metric", "valid", "candidates"):
         if key not in selection:
             raise SearchError(f"{path}: no {key!r}; not a `searec select` file (rerun it)")
     return selection

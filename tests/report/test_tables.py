@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from searec.errors import AggregationError
@@ -45,11 +46,15 @@ def test_write_tables_from_files(tmp_path: Path) -> None:
         path = tmp_path / f"m{seed}.json"
         run = _run("bpr", seed, 0.1 * (seed + 1))
         run.pop("_path")
+        run["selection"] = {"point": "reg_weight=0.1", "file": "search/toy/selected/bpr.json"}  # searec train --selected
         path.write_text(json.dumps(run))
         paths.append(path)
     write_tables(load_run_results(paths), tmp_path / "out" / "main")
-    assert (tmp_path / "out" / "main.csv").read_text().startswith("dataset,model,variant,split,metric,mean,std")
-    assert "bpr" in (tmp_path / "out" / "main.md").read_text()
+    table = pd.read_csv(tmp_path / "out" / "main.csv")
+    assert list(table.columns[:7]) == ["dataset", "model", "variant", "setting", "split", "metric", "mean"]
+    assert set(table["setting"]) == {"reg_weight=0.1"}
+    assert "Settings selected on validation: bpr: reg_weight=0.1." in (tmp_path / "out" / "main.md").read_text()
+    assert "% settings selected on validation: bpr: reg_weight=0.1" in (tmp_path / "out" / "main.tex").read_text()
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(AggregationError, match="bad.json"):
         load_run_results([tmp_path / "bad.json"])

@@ -54,7 +54,11 @@ def load_run_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
 
 
 def aggregate_results(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Tidy mean/std table; one configuration per (dataset, model), several seeds."""
+    """Tidy mean/std table; one configuration per (dataset, model), several seeds.
+
+    ``setting`` is the grid point the runs trained (``searec select``'s choice, recorded in their
+    ``metrics.json``); empty for runs without a grid search.
+    """
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for result in results:
         groups.setdefault((result["dataset"], result["model"], result.get("_variant", DEFAULT_VARIANT)), []).append(result)
@@ -69,17 +73,20 @@ def aggregate_results(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
             paths = ", ".join(run["_path"] for run in runs)
             raise AggregationError(f"{dataset}/{model}/{variant}: runs with different hyper-parameters ({paths}); "
                                    f"aggregate one configuration at a time")
+        setting = " ".join(sorted({(run.get("selection") or {}).get("point", "") for run in runs}))
         for split in ("valid", "test"):
             metrics = sorted(set().union(*(run[split].keys() for run in runs)))
             for metric in metrics:
                 values = np.array([run[split][metric] for run in runs], dtype=np.float64)
                 rows.append({
-                    "dataset": dataset, "model": model, "variant": variant, "split": split, "metric": metric,
+                    "dataset": dataset, "model": model, "variant": variant, "setting": setting,
+                    "split": split, "metric": metric,
                     "mean": float(values.mean()),
                     "std": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
                     "n_seeds": int(values.size), "seeds": " ".join(str(s) for s in sorted(seeds)),
                 })
-    return pd.DataFrame(rows, columns=["dataset", "model", "variant", "split", "metric", "mean", "std", "n_seeds", "seeds"])
+    return pd.DataFrame(rows, columns=["dataset", "model", "variant", "setting", "split", "metric", "mean", "std",
+                                       "n_seeds", "seeds"])
 
 
 def _column_title(metric: str) -> str:
@@ -186,6 +193,13 @@ def _improvement_cells(part: pd.DataFrame, proposed: str, columns: Sequence[str]
             else missing for c in columns]
 
 
+def _selected_settings(part: pd.DataFrame) -> str:
+    """``label: point`` of every row trained with a grid-search selection, in row order."""
+    rows = part.drop_duplicates("label")
+    return ", ".join(f"{label}: {setting}" for label, setting in zip(rows["label"], rows["setting"], strict=True)
+                     if isinstance(setting, str) and setting)
+
+
 def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS,
                    proposed: str = PROPOSED_MODEL) -> str:
     """Headline test metrics as Markdown, one section per dataset, models in input order, best in bold."""
@@ -203,6 +217,8 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMN
         if improvement is not None:
             lines.append(f"| {proposed} vs best baseline | " + " | ".join(improvement) + " | |")
             lines += ["", "p: two-sided Wilcoxon signed-rank test on per-user test metrics (averaged over seeds)."]
+        if settings := _selected_settings(part):
+            lines += ["", f"Settings selected on validation: {settings}."]
         lines.append("")
     return "\n".join(lines)
 
@@ -226,7 +242,10 @@ def latex_table(table: pd.DataFrame, columns: Sequence[str] = HEADLINE_COLUMNS, 
         improvement = _improvement_cells(part, proposed, columns, "{improvement:+.1f}\\% ($p$ = {p:.2g})", "--")
         if improvement is not None:
             lines += ["\\midrule", f"Improv. of {_latex_escape(proposed)} & " + " & ".join(improvement) + " \\\\"]
-        lines += ["\\bottomrule", "\\end{tabular}", ""]
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        if settings := _selected_settings(part):
+            lines.append(f"% settings selected on validation: {settings}")
+        lines.append("")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 

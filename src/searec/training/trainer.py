@@ -143,8 +143,9 @@ class Trainer:
 
     def __init__(self, dataset: InteractionDataset, spec: RunSpec, run_dir: Path,
                  on_epoch_end: Callable[[int], None] | None = None, graph_cache_dir: Path | None = None,
-                 reuse_from: Path | None = None) -> None:
+                 reuse_from: Path | None = None, annotations: dict[str, Any] | None = None) -> None:
         self.dataset = dataset
+        self.annotations = dict(annotations or {})  # written into metrics.json; not part of the identity
         self.reuse_from = None if reuse_from is None else Path(reuse_from)
         self.graph_cache_dir = graph_cache_dir
         self.spec = spec
@@ -329,7 +330,7 @@ class Trainer:
         for name in (CONFIG, HISTORY, MODEL, PER_USER_TEST):
             with atomic_path(self.run_dir / name) as tmp:
                 shutil.copyfile(self.reuse_from / name, tmp)
-        result["reused_from"] = str(self.reuse_from)
+        result.update(self.annotations, reused_from=str(self.reuse_from))
         write_json_atomic(self.run_dir / METRICS, result)
         log.info("%s reuses %s: the same model, parameters, training settings, seed and data", self.run_dir,
                  self.reuse_from)
@@ -371,7 +372,7 @@ class Trainer:
             "inputs": self.spec.inputs,
             "code_version": code_version(),
             "device": str(self.device),
-        }
+        } | self.annotations
         write_per_user(self.run_dir / PER_USER_TEST, test)
         write_json_atomic(self.run_dir / METRICS, result)
         (self.run_dir / CHECKPOINT).unlink(missing_ok=True)
@@ -382,11 +383,16 @@ class Trainer:
 
 def train_run(dataset: InteractionDataset, model: str, params: dict[str, Any], training: TrainingConfig,
               seed: int, run_dir: Path, on_epoch_end: Callable[[int], None] | None = None,
-              graph_cache_dir: Path | None = None, reuse_from: Path | None = None) -> dict[str, Any]:
-    """Resolve the model's parameters and train one run (see :class:`Trainer`)."""
+              graph_cache_dir: Path | None = None, reuse_from: Path | None = None,
+              annotations: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resolve the model's parameters and train one run (see :class:`Trainer`).
+
+    ``annotations`` (e.g. the grid-search selection the parameters came from) are added to
+    ``metrics.json``; they do not change what the run is.
+    """
     model_cls = get_model_class(model)
     inputs = {name: digest for name, digest in dataset.source_files.items()
               if model_cls.uses_features or not name.endswith(FEATURE_SUFFIX)}
     spec = RunSpec(model=model_cls.name, params=resolve_params(model_cls, params), training=training, seed=seed,
                    dataset=dataset.name, inputs=inputs)
-    return Trainer(dataset, spec, run_dir, on_epoch_end, graph_cache_dir, reuse_from).run()
+    return Trainer(dataset, spec, run_dir, on_epoch_end, graph_cache_dir, reuse_from, annotations).run()
