@@ -176,6 +176,8 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
         assert a["epochs_run"] == 3 and a["params"]["training"]["epochs"] == 3
         for key in ("best_epoch", "valid", "test", "params", "inputs"):
             assert a[key] == b[key], (path, key)
+        model = path.parent / "model.pt"  # byte-identical: the same DVC content hash as Snakemake's output
+        assert (with_snakemake / model).read_bytes() == (with_dvc / model).read_bytes(), model
     for dataset in ("sample", "toy"):  # the grid search: the same selections, the selected values trained
         for model in ("bpr", "lightgcn", "sea"):
             selection = Path("search") / dataset / "selected" / f"{model}.json"

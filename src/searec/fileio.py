@@ -65,6 +65,21 @@ def save_npy_atomic(destination: str | os.PathLike[str], array: np.ndarray) -> N
             np.save(handle, array, allow_pickle=False)
 
 
+def save_torch_atomic(destination: str | os.PathLike[str], payload: Any) -> None:
+    """``torch.save`` atomically, through a file object.
+
+    Given a path, ``torch.save`` names the zip archive's records after the file (here a random
+    temporary name), so equal tensors would give different bytes; through a file object the
+    records are ``archive/...``, and equal state dicts give equal files (equal content hashes
+    for DVC and ``searec lineage``).
+    """
+    import torch
+
+    with atomic_path(destination) as tmp:
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's content, read in 1 MiB chunks."""
     digest = hashlib.sha256()

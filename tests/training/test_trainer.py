@@ -67,6 +67,9 @@ def test_fixed_seed_reproduces_the_run(tiny_synth: Path, tmp_path: Path) -> None
     other = train_run(dataset, "lightgcn", {}, FAST, seed=5, run_dir=tmp_path / "c")
     assert _comparable(first) == _comparable(second)
     assert first["test"] != other["test"]
+    # byte-identical model files: equal content hashes for DVC and `searec lineage`
+    assert (tmp_path / "a" / "model.pt").read_bytes() == (tmp_path / "b" / "model.pt").read_bytes()
+    assert (tmp_path / "a" / "test_per_user.parquet").read_bytes() == (tmp_path / "b" / "test_per_user.parquet").read_bytes()
 
 
 class Interrupted(Exception):

@@ -42,7 +42,7 @@ import yaml
 
 from searec.data.mmrec import FEATURE_SUFFIX, InteractionDataset
 from searec.errors import RunConflictError, TrainingDivergedError
-from searec.fileio import atomic_path, write_json_atomic, write_text_atomic
+from searec.fileio import atomic_path, save_torch_atomic, write_json_atomic, write_text_atomic
 from searec.models import ModelInputs, Recommender, get_model_class, resolve_params
 from searec.runtime import code_version, seed_everything, show_progress
 from searec.training.config import TrainingConfig
@@ -280,8 +280,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             **state,
         }
-        with atomic_path(self.run_dir / CHECKPOINT) as tmp:
-            torch.save(payload, tmp)
+        save_torch_atomic(self.run_dir / CHECKPOINT, payload)
         write_text_atomic(self.run_dir / HISTORY, _history_csv(state["history"]))
 
     def _restore(self, model: Recommender, optimizer: torch.optim.Optimizer, rng: np.random.Generator,
@@ -340,8 +339,7 @@ class Trainer:
         if state["best_model"] is None:
             raise RuntimeError("no validation evaluation happened; check training.eval_every and epochs")
         model.load_state_dict(state["best_model"])
-        with atomic_path(self.run_dir / MODEL) as tmp:
-            torch.save(state["best_model"], tmp)
+        save_torch_atomic(self.run_dir / MODEL, state["best_model"])
         test_evaluator = RankingEvaluator(self.dataset, "test", self.config.topk, self.config.eval_batch_size,
                                           self.device)
         started = time.perf_counter()
