@@ -10,6 +10,8 @@ import yaml
 
 from searec.cli import main
 from searec.lineage import LineageError, lineage_lines, load_lock
+from searec.params import numbers_from_text
+from tests.conftest import PROJECT_ROOT
 
 PIPELINE = {
     "stages": {
@@ -72,3 +74,36 @@ def test_lineage_names_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {}}))
     with pytest.raises(LineageError, match="neither produced nor used"):
         lineage_lines(load_lock(tmp_path / "dvc.lock"), tmp_path / "results" / "x.csv")
+
+
+def _lookup(params: dict, dotted: str):
+    value = params
+    for part in dotted.split("."):
+        value = value[part]
+    return value
+
+
+def test_the_committed_lock_is_the_default_run_and_traces_it_back_to_the_sample() -> None:
+    """dvc.lock is committed for the default run, so lineage is inspectable from a clone without any data."""
+    lock = yaml.safe_load((PROJECT_ROOT / "dvc.lock").read_text())["stages"]
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    listed = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    stale = "dvc.lock is not the default run of this dvc.yaml and params.yaml: run `dvc repro` and commit dvc.lock"
+    assert set(lock) == set(listed.stdout.split()), stale
+    params = numbers_from_text(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
+    for stage, entry in lock.items():
+        for key, value in ((entry.get("params") or {}).get("params.yaml") or {}).items():
+            assert _lookup(params, key) == numbers_from_text(value), (stage, key, stale)
+
+    graph = load_lock(PROJECT_ROOT / "dvc.lock")
+    text = "\n".join(lineage_lines(graph, PROJECT_ROOT / "results" / "tables" / "main.csv"))
+    sea_alphas = params["grids"]["sea"]["alpha"]
+    for stage in ("aggregate@main", "train@sample-sea-1", "select@sample-sea", "graphs@sample", "export_mmrec@sample",
+                  "features_text@sample", "features_image@sample", "images@sample", "preprocess@sample",
+                  "download@sample"):
+        assert f"stage {stage}" in text, stage
+    assert all(f"stage train_grid@sample-sea-alpha={alpha}" in text for alpha in sea_alphas)  # every point selected from
+    assert "data/raw/sample md5 " in text
+    assert 'param models.bpr = {"embedding_size": 64, "reg_weight": 1e-05}' in text  # numbers, as DVC wrote them

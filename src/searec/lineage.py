@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from searec.errors import SearecError
+from searec.params import numbers_from_text
 
 
 class LineageError(SearecError):
@@ -65,7 +66,8 @@ def load_lock(lock_path: Path) -> LockGraph:
     lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
     stages = {}
     for name, entry in (lock.get("stages") or {}).items():
-        params = {key: value for values in (entry.get("params") or {}).values() for key, value in values.items()}
+        params = {key: numbers_from_text(value)  # DVC writes YAML 1.2: 1e-05 is a number, not PyYAML's text
+                  for values in (entry.get("params") or {}).values() for key, value in values.items()}
         stages[name] = Stage(name, entry.get("cmd", ""), params, list(entry.get("deps") or []),
                              list(entry.get("outs") or []))
     return LockGraph(stages, lock_path.parent)
@@ -145,6 +147,8 @@ def lineage_lines(graph: LockGraph, path: Path) -> list[str]:
             seen.add(stage.name)
             lines.append(f"{pad}  made by stage {stage.name}: {stage.cmd}")
             version = code_version_of(graph.root, stage)
+            if version is None and not any((graph.root / out["path"]).exists() for out in stage.outs):
+                version = "unknown here (its outputs are not on disk)"
             lines.append(f"{pad}  code version: {version or 'not recorded'}")
             for key, value in sorted(stage.params.items()):
                 lines.append(f"{pad}  param {key} = {json.dumps(value, sort_keys=True)}")

@@ -61,3 +61,12 @@ def number_from_text(value: Any) -> Any:
             return value
         return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
     return value
+
+
+def numbers_from_text(value: Any) -> Any:
+    """:func:`number_from_text` throughout nested lists and mappings (e.g. values DVC wrote to dvc.lock)."""
+    if isinstance(value, dict):
+        return {key: numbers_from_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [numbers_from_text(item) for item in value]
+    return number_from_text(value)
