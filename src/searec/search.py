@@ -106,8 +106,8 @@ def grid_points(axes: Mapping[str, list[Any]] | None) -> list[GridPoint]:
     axes = dict(axes or {})
     if not axes:
         return [GridPoint(DEFAULT_POINT, {})]
-    points = []
     axes = {key: [number_from_text(value) for value in values] for key, values in axes.items()}
+    points = []
     for combination in itertools.product(*axes.values()):
         values = dict(zip(axes, combination, strict=True))
         name = "_".join(f"{key}={format_value(value)}" for key, value in values.items())
@@ -132,8 +132,7 @@ def model_grid(params: Mapping[str, Any], model: str) -> list[GridPoint]:
     grids = params.get("grids") or {}
     if model not in grids:
         raise SearchError(f"params: experiments.{SEARCHING_EXPERIMENT} searches its models' grids, but grids.{model} "
-                          f"is missing; add it (one value per axis is a single point: `grids.{model}: {{}}` "
-                          f"trains models.{model} as it is)")
+                          f"is missing; add it (`grids.{model}: {{}}` is the single point models.{model})")
     return grid_points(grids[model])
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from searec.features.common import configured_encoder, feature_path
 from searec.layout import (DEFAULT_VARIANT, experiment_runs, graphs_dir, grid_run_dir, images_dir,
                            mmrec_dir, processed_dir, raw_dir, run_dir, selection_path)
-from searec.search import GRID_RUNS_FILE, SEARCHING_EXPERIMENT, model_grid, planned_grid_runs, stale_grid_runs_file
+from searec.search import GRID_RUNS_FILE, model_grid, planned_grid_runs, search_seed, stale_grid_runs_file
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
 SEAREC = f"{shlex.quote(sys.executable)} -m searec"
@@ -93,7 +93,7 @@ def run_selection(wildcards):
     return [str(selection_path(wildcards.dataset, wildcards.model))] if searched(wildcards) else []
 
 
-SEARCH_SEED = config["experiments"].get(SEARCHING_EXPERIMENT, {}).get("search", {}).get("seed")
+SEARCH_SEED = search_seed(config)
 if SEARCH_SEED is not None and (problem := stale_grid_runs_file(config, Path(GRID_RUNS_FILE))):
     # Snakemake plans the grid from params.yaml itself; only `dvc repro` reads that file.
     print(f"warning: {problem}; dvc repro would run other grid points: searec grid --write {GRID_RUNS_FILE}",
