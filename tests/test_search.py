@@ -19,6 +19,7 @@ from searec.search import (
     grid_runs_text,
     planned_grid_runs,
     select,
+    split_training_keys,
     stale_grid_runs_file,
 )
 from tests.conftest import PROJECT_ROOT
@@ -35,8 +36,7 @@ def test_points_are_the_product_in_written_order_named_by_their_values() -> None
         "alpha=0.01_ureg=0.001_training.learning_rate=0.0001", "alpha=0.01_ureg=0.1_training.learning_rate=0.0001",
         "alpha=1.0_ureg=0.001_training.learning_rate=0.0001", "alpha=1.0_ureg=0.1_training.learning_rate=0.0001"]
     assert points[0].values["ureg"] == 0.001  # '1e-3' (how PyYAML reads it) is the number
-    assert points[0].model_values() == {"alpha": 0.01, "ureg": 0.001}
-    assert points[0].training_values() == {"learning_rate": 0.0001}
+    assert split_training_keys(points[0].values) == ({"alpha": 0.01, "ureg": 0.001}, {"learning_rate": 0.0001})
     assert [(p.name, dict(p.values)) for p in grid_points({})] == [("default", {})]
     assert [p.name for p in grid_points(None)] == ["default"]
     assert [p.name for p in grid_points({"flag": [True, False], "n": [2]})] == ["flag=true_n=2", "flag=false_n=2"]

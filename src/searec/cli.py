@@ -100,6 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from searec.data.mmrec import load_mmrec_folder
     from searec.models import get_model_class
     from searec.runtime import setup_logging
+    from searec.search import find_point, read_selection, split_training_keys
     from searec.training.config import TrainingConfig
     from searec.training.trainer import CHECKPOINT, METRICS, train_run
 
@@ -117,31 +118,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_params = dict((params_file.get("models") or {}).get(model_cls.name) or {})
     training_values = dict(params_file.get("training") or {})
     training_values.update(model_params.pop("training", None) or {})  # this model's own training settings
+
+    def apply(values: dict[str, Any]) -> None:
+        """Hyper-parameters to the model, ``training.<key>`` values to the training settings."""
+        model_values, training_changes = split_training_keys(values)
+        model_params.update(model_values)
+        training_values.update(training_changes)
+
     if args.variant:
-        from searec.search import split_training_keys
-
-        variant_model, variant_training = split_training_keys(_variant_overrides(params_file, args.variant, args.params))
-        model_params.update(variant_model)
-        training_values.update(variant_training)
+        apply(_variant_overrides(params_file, args.variant, args.params))
     if args.grid_point:
-        from searec.search import find_point
-
-        point = find_point(params_file, model_cls.name, args.grid_point)
-        model_params.update(point.model_values())
-        training_values.update(point.training_values())
+        apply(dict(find_point(params_file, model_cls.name, args.grid_point).values))
     model_overrides, training_overrides = _split_overrides(model_cls.default_params, args.set)
     model_params.update(model_overrides)
     training_values.update(training_overrides)
     reuse_from, annotations = None, {}
-    if args.selected:
-        from searec.search import GridPoint, read_selection
-
+    if args.selected:  # last: the grid search's choice wins over everything configured
         selection = read_selection(args.selected)
         if selection["model"] != model_cls.name:
             raise CliError(f"--selected {args.selected}: a selection for {selection['model']}, not {model_cls.name}")
-        point = GridPoint(selection["point"], selection["values"])
-        model_params.update(point.model_values())
-        training_values.update(point.training_values())
+        apply(selection["values"])
         reuse_from = Path(selection["run"]) if int(selection["seed"]) == args.seed else None
         annotations["selection"] = {"file": str(args.selected), "point": selection["point"],
                                     "seed": selection["seed"], "metric": selection["metric"],

@@ -60,12 +60,6 @@ class GridPoint:
     name: str
     values: Mapping[str, Any] = field(default_factory=dict)
 
-    def model_values(self) -> dict[str, Any]:
-        return split_training_keys(self.values)[0]
-
-    def training_values(self) -> dict[str, Any]:
-        return split_training_keys(self.values)[1]
-
 
 def split_training_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model hyper-parameters, training settings) of ``{key: value}``: ``training.<key>`` is a training setting."""
