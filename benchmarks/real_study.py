@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from searec.params import model_settings
 from searec.search import split_training_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -103,8 +104,7 @@ def parse_grid_overrides(texts: list[str]) -> dict[str, dict[str, list[Any]]]:
 def training_settings(params: dict[str, Any], texts: list[str], models: list[str]) -> dict[str, dict[str, Any]]:
     """Each model's training settings: the params file's (with ``models.<m>.training``), then
     ``--set [MODEL:]KEY=VALUE`` in order; always on the CPU."""
-    per_model = {model: dict(params["training"]) | dict(params["models"][model].get("training") or {})
-                 | {"device": "cpu"} for model in models}
+    per_model = {model: model_settings(params, model)[1] | {"device": "cpu"} for model in models}
     for text in texts:
         head, _, value = text.partition("=")
         target, _, key = head.rpartition(":")
@@ -195,7 +195,7 @@ class Study:
             searched = {k: v for k, v in grid.items() if k not in per}
             keys = sorted(fixed_axes)
             for values in itertools.product(*(fixed_axes[k] for k in keys)):
-                base = {k: v for k, v in self.params["models"][model].items() if k != "training"}
+                base = model_settings(self.params, model)[0]
                 groups.append(Group(model, dict(zip(keys, values)), searched, base))
         return groups
 

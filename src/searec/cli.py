@@ -99,6 +99,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from searec.data.mmrec import load_mmrec_folder
     from searec.models import get_model_class
+    from searec.params import model_settings
     from searec.runtime import setup_logging
     from searec.search import find_point, read_selection, split_training_keys
     from searec.training.config import TrainingConfig
@@ -115,9 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     model_cls = get_model_class(args.model)
     params_file = _read_params_file(args.params)
-    model_params = dict((params_file.get("models") or {}).get(model_cls.name) or {})
-    training_values = dict(params_file.get("training") or {})
-    training_values.update(model_params.pop("training", None) or {})  # this model's own training settings
+    model_params, training_values = model_settings(params_file, model_cls.name)
 
     def apply(values: dict[str, Any]) -> None:
         """Hyper-parameters to the model, ``training.<key>`` values to the training settings."""

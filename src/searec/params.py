@@ -52,6 +52,16 @@ def read_params(path: Path, missing_ok: bool = False) -> dict[str, Any]:
     return loaded
 
 
+def model_settings(params: dict[str, Any], model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``models.<model>`` without its ``training`` entry, and ``training`` with that entry over it.
+
+    ``models.<model>.training`` holds training settings for that model only (SEA's learning rate).
+    """
+    values = dict((params.get("models") or {}).get(model) or {})
+    training = dict(params.get("training") or {}) | dict(values.pop("training", None) or {})
+    return values, training
+
+
 def number_from_text(value: Any) -> Any:
     """'1e-5' -> 1e-05: YAML 1.1 (PyYAML) reads exponent floats without a dot as strings."""
     if isinstance(value, str):

@@ -8,7 +8,8 @@ from pathlib import Path
 from searec.features.common import configured_encoder, feature_path
 from searec.layout import (DEFAULT_VARIANT, experiment_runs, graphs_dir, grid_run_dir, images_dir,
                            mmrec_dir, processed_dir, raw_dir, run_dir, selection_path)
-from searec.search import GRID_RUNS_FILE, model_grid, planned_grid_runs, search_seed, stale_grid_runs_file
+from searec.params import model_settings
+from searec.search import GRID_RUNS_FILE, find_point, planned_grid_runs, search_seed, stale_grid_runs_file
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
 SEAREC = f"{shlex.quote(sys.executable)} -m searec"
@@ -55,8 +56,7 @@ def set_options(values):
 
 def configured_values(model):
     """The model's hyper-parameters and the training settings of the config, as `--set` keys."""
-    values = dict(config["models"].get(model) or {})
-    training = dict(config["training"]) | (values.pop("training", None) or {})  # models.<m>.training: its own
+    values, training = model_settings(config, model)  # models.<m>.training: that model's own settings
     values.update({f"training.{key}": value for key, value in training.items()})
     return values
 
@@ -74,7 +74,7 @@ def training_overrides(wildcards):
 
 def grid_point_overrides(wildcards):
     """The configured values with one grid point's values over them, as explicit --set options."""
-    point = next(p for p in model_grid(config, wildcards.model) if p.name == wildcards.point)
+    point = find_point(config, wildcards.model, wildcards.point)
     return set_options(configured_values(wildcards.model) | dict(point.values))
 
 
