@@ -1,21 +1,19 @@
-# searec pipeline: download -> preprocess -> images / export-mmrec (or synth) -> train each model x seed
-# -> aggregate tables.
-# The same DAG as dvc.yaml, from the same params.yaml. Run: snakemake --cores 8
+# searec pipeline: download -> preprocess -> images / features -> export-mmrec (or synth) -> graphs
+# -> grid search -> train each model x seed -> tables, figures, report.
+# The same jobs as dvc.yaml, planned from the same params.yaml by searec.plan. Run: snakemake --cores 8
 
-from snakemake.utils import validate
+from searec.params import validate_params
 
 
 configfile: "params.yaml"
 
 
-validate(config, "workflow/schemas/params.schema.yaml")
+# One validator for both tools (every searec command runs it too): the file, the key and the known keys.
+validate_params(config, "params.yaml")
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/aggregate.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/stages.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -23,8 +21,5 @@ report: "workflow/report/workflow.rst"
 
 rule all:
     input:
-        expand("results/tables/{experiment}.{ext}", experiment=EXPERIMENTS, ext=["csv", "md", "tex"]),
-        expand("results/figures/{name}.{ext}", name=figure_names(), ext=["png", "pdf"]),
-        [experiment_images(experiment) for experiment in EXPERIMENTS],
-        [str(mmrec_dir(name)) for name in SYNTHETIC_DATASETS],  # dvc repro builds every declared stage too
+        PLAN.final_targets(),
     default_target: True

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from searec.layout import experiment_runs, variant_of_run
+from searec.experiments import experiment_runs
+from searec.layout import variant_of_run
 
 PARAMS = {
     "seeds": [0, 1, 2],

@@ -31,11 +31,20 @@ def test_the_shipped_params_file_and_the_workflow_link_agree_with_the_schema() -
     (lambda p: p["seeds"].append(p["seeds"][0]), "seeds: "),
     (lambda p: p["experiments"]["main"].update(models=[]), "experiments.main.models"),
     (lambda p: p["grids"]["bpr"].update(reg_weight=[]), "grids.bpr.reg_weight"),
-    (lambda p: p["grids"]["bpr"].update({"Reg weight": [0.1]}), "grids.bpr: 'Reg weight' does not match"),
+    (lambda p: p["grids"]["bpr"].update({"Reg weight": [0.1]}), "grids.bpr: 'Reg weight' is not one of ['embedding_size'"),
+    (lambda p: p["grids"]["bpr"].update({"training.learning_rat": [0.1]}), "grids.bpr: 'training.learning_rat' is not"),
     (lambda p: p["experiments"]["main"].pop("search"), "experiments.main: 'search' is a required property"),
     (lambda p: p["experiments"]["ablation"].update(search={"seed": 1}), "experiments.ablation"),
     (lambda p: p["experiments"]["ablation"].pop("seeds"), "experiments.ablation: 'seeds' is a required property"),
-    (lambda p: p["models"]["sea"].update(training={"learning_rate": "slow"}), "models.sea.training.learning_rate"),
+    (lambda p: p["models"].update(sea={"training": {"learning_rate": "slow"}}), "models.sea.training.learning_rate"),
+    # model hyper-parameters, from each model's declaration: name, type and range, with the known keys
+    (lambda p: p["models"].update(sea={"alpah": 0.1}),
+     "models.sea: Additional properties are not allowed ('alpah' was unexpected); known keys: embedding_size, split,"),
+    (lambda p: p["models"].update(lightgcn={"n_layers": "two"}), "models.lightgcn.n_layers: 'two' is not of type 'integer'"),
+    (lambda p: p["models"].update(lightgcn={"n_layers": -1}), "models.lightgcn.n_layers: -1 is less than the minimum of 0"),
+    (lambda p: p["models"].update(sea={"split": "middle"}), "models.sea.split: 'middle' is not one of ['input', 'output']"),
+    (lambda p: p["models"].update(sae={}), "models: 'sae' is not one of ['bm3'"),
+    (lambda p: p["experiments"]["main"]["models"].append("sae"), "experiments.main.models.14: 'sae' is not one of"),
 ])
 def test_mistakes_are_named_by_their_path(change, named: str) -> None:
     params = shipped()
@@ -66,15 +75,18 @@ def test_searec_commands_refuse_a_bad_params_file(tmp_path: Path, tiny_synth: Pa
 
 
 @pytest.mark.slow
-def test_snakemake_stops_on_a_bad_params_file(tmp_path: Path) -> None:
-    import shutil
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda p: p["preprocess"].update(k_core=0), "preprocess.k_core: 0 is less than the minimum of 1"),
+    (lambda p: p["models"].update(sea={"alpah": 0.1}),
+     "params.yaml: models.sea: Additional properties are not allowed ('alpah' was unexpected); known keys: "),
+])
+def test_snakemake_stops_on_a_bad_params_file_before_any_job(tmp_path: Path, change, named: str) -> None:
+    from tests.test_workflow import copy_workflow
 
-    for name in ("Snakefile", "workflow", "environment.yml"):
-        source = PROJECT_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    copy_workflow(tmp_path)
     params = shipped()
-    params["preprocess"]["k_core"] = 0
+    change(params)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     done = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0 and "k_core" in done.stdout + done.stderr
+    assert done.returncode != 0 and named in done.stdout + done.stderr, done.stderr[-2000:]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +12,13 @@ import yaml
 from searec.cli import main
 from searec.data.registry import dataset_entry
 from searec.errors import ParamsError
-from searec.layout import experiment_runs
+from searec.experiments import experiment_runs
+from searec.generated import dvc_text
+from searec.models import model_names
 from searec.profile import available_profiles, current_profile, profile_text, use_profile
-from searec.search import planned_grid_runs, stale_grid_runs_file
+from searec.search import model_grid, planned_grid_runs
 from tests.conftest import PROJECT_ROOT
-from tests.test_workflow import WORKFLOW_FILES, _env
+from tests.test_workflow import _env, copy_workflow
 
 
 def test_the_repository_params_file_is_the_quick_profile() -> None:
@@ -37,32 +38,33 @@ def test_the_paper_profile_declares_the_paper_setting() -> None:
     assert paper["features"]["image"]["encoder"] == "amazon2014-cnn"
     assert paper["features"]["text"]["encoder"] == "all-MiniLM-L6-v2"
     assert main_experiment["search"]["seed"] == 999 and 999 in paper["seeds"]
-    assert paper["models"]["sea"]["training"]["learning_rate"] == 1.0e-4  # SEA.md's released runs
-    assert set(main_experiment["models"]) == set(paper["models"]) == set(paper["grids"])
-    assert len(paper["grids"]["sea"]["alpha"]) * len(paper["grids"]["sea"]["ureg"]) == 20
-    assert "training.learning_rate" in paper["grids"]["lattice"]
+    assert paper["models"] == {"sea": {"training": {"learning_rate": 1.0e-4}}}  # SEA.md's released runs; the rest
+    assert paper["grids"] == {}  # as declared: every model searches its reference grid (MMRec's)
+    assert set(main_experiment["models"]) == set(model_names())
+    assert len(model_grid(paper, "sea")) == 20
+    assert "training.learning_rate" in model_grid(paper, "lattice")[0].values
     ablation = set(paper["experiments"]["ablation"]["variants"])
     assert {"no-club", "no-solosim", "neither", "neg-l2", "paper-reading"} <= ablation
     runs = planned_grid_runs(paper)
     datasets, models = main_experiment["datasets"], main_experiment["models"]
     assert {(r.dataset, r.model) for r in runs} == {(d, m) for d in datasets for m in models}
-    assert len(experiment_runs(paper, "main")) == 3 * 14 * 3
+    assert len(experiment_runs(paper, "main")) == len(datasets) * len(model_names()) * len(paper["seeds"])
 
 
-def test_switching_profiles_rewrites_params_and_the_grid_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    params, grid_runs = tmp_path / "params.yaml", tmp_path / "workflow" / "grid_runs.yaml"
-    arguments = ["--params", str(params), "--grid-runs", str(grid_runs)]
+def test_switching_profiles_rewrites_params_and_dvc_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params, dvc_yaml = tmp_path / "params.yaml", tmp_path / "dvc.yaml"
+    arguments = ["--params", str(params)]
     assert main(["profile", "use", "paper", *arguments]) == 0
     assert params.read_text() == profile_text("paper") and current_profile(params) == "paper"
-    assert stale_grid_runs_file(yaml.safe_load(params.read_text()), grid_runs) is None
+    assert dvc_yaml.read_text() == dvc_text(params)
     assert main(["profile", "list", "--params", str(params)]) == 0
     assert "* paper" in capsys.readouterr().out
     params.write_text(params.read_text() + "\n# my edit\n")
     with pytest.raises(ParamsError, match="edits that are in no profile.*--force"):
-        use_profile("quick", params, grid_runs)
+        use_profile("quick", params)
     assert params.read_text().endswith("# my edit\n")  # kept
     assert main(["profile", "use", "quick", "--force", *arguments]) == 0
-    assert params.read_text() == profile_text("quick")
+    assert params.read_text() == profile_text("quick") and dvc_yaml.read_text() == dvc_text(params)
     assert main(["profile", "use", "nope", *arguments]) == 2
     assert "no profile 'nope'; available: paper, quick" in capsys.readouterr().err
 
@@ -70,10 +72,8 @@ def test_switching_profiles_rewrites_params_and_the_grid_runs(tmp_path: Path, ca
 @pytest.mark.slow
 def test_both_tools_plan_the_paper_profile(tmp_path: Path) -> None:
     """Snakemake's dry run and DVC's stage list of the paper profile: the Amazon data stages and the grids."""
-    for name in WORKFLOW_FILES:
-        source = PROJECT_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
-    use_profile("paper", tmp_path / "params.yaml", tmp_path / "workflow" / "grid_runs.yaml")
+    copy_workflow(tmp_path)
+    use_profile("paper", tmp_path / "params.yaml")
     dry = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--quiet", "rules"],
                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -83,5 +83,5 @@ def test_both_tools_plan_the_paper_profile(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=600)
     assert stages.returncode == 0, stages.stderr[-3000:]
     names = stages.stdout.split()
-    assert {"download@baby", "download@sports", "download@clothing", "select@clothing-sea"} <= set(names)
+    assert {"download@baby", "download@sports", "download@clothing", "select-clothing-sea"} <= set(names)
     assert sum(name.startswith("train_grid@") for name in names) == 708

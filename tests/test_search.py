@@ -1,4 +1,4 @@
-"""Grid search: points of a grid, the DVC runs file, selection on validation, and reuse of the grid run."""
+"""Grid search: points of a grid, reference grids, selection on validation, and reuse of the grid run."""
 
 from __future__ import annotations
 
@@ -9,19 +9,10 @@ import pytest
 import yaml
 
 from searec.cli import main
+from searec.models import get_model_class
 from searec.params import read_params
-from searec.search import (
-    GRID_RUNS_FILE,
-    SearchError,
-    find_point,
-    grid_points,
-    grid_runs_document,
-    grid_runs_text,
-    planned_grid_runs,
-    select,
-    split_training_keys,
-    stale_grid_runs_file,
-)
+from searec.search import SearchError, find_point, grid_points, model_grid, planned_grid_runs, select
+from searec.settings import split_training_keys
 from tests.conftest import PROJECT_ROOT
 
 
@@ -49,36 +40,23 @@ def test_points_that_cannot_name_a_folder_or_repeat_are_refused() -> None:
         grid_points({"reg_weight": [0.1, "0.1"]})
 
 
-def test_planned_runs_and_the_dvc_runs_file() -> None:
+def test_planned_runs_and_the_reference_grid_of_a_model_without_an_entry() -> None:
     params = _params({"bpr": {"reg_weight": [0.1, 0.01]}, "sea": {}}, ["bpr", "sea"], datasets=("a", "b"))
     runs = planned_grid_runs(params)
     assert [(r.dataset, r.model, r.point.name, r.seed) for r in runs] == [
         ("a", "bpr", "reg_weight=0.1", 7), ("a", "bpr", "reg_weight=0.01", 7), ("a", "sea", "default", 7),
         ("b", "bpr", "reg_weight=0.1", 7), ("b", "bpr", "reg_weight=0.01", 7), ("b", "sea", "default", 7)]
     assert runs[0].directory() == Path("search/a/grid/bpr/reg_weight=0.1/seed-7")
-    assert grid_runs_document(params)["grid_runs"]["b-sea-default"] == {
-        "dataset": "b", "model": "sea", "point": "default", "seed": 7}
+    assert runs[-1].key == "b-sea-default"
     assert planned_grid_runs({"experiments": {"main": {"datasets": ["a"], "models": ["bpr"]}}}) == []
-    with pytest.raises(SearchError, match=r"grids\.sea is missing"):
-        planned_grid_runs(_params({"bpr": {}}, ["bpr", "sea"]))
+    # no grids.lightgcn: its declared reference grid (MMRec's 4 layers x 5 reg weights), read from the schema
+    points = model_grid(_params({}, ["lightgcn"]), "lightgcn")
+    reference = get_model_class("lightgcn").reference_grid
+    assert len(points) == 20 and [dict(p.values) for p in points] == [dict(p.values) for p in grid_points(reference)]
 
 
-def test_a_stale_runs_file_is_detected(tmp_path: Path) -> None:
-    params = _params({"bpr": {"reg_weight": [0.1, 0.01]}}, ["bpr"])
-    path = tmp_path / "grid_runs.yaml"
-    assert "does not exist" in stale_grid_runs_file(params, path)
-    path.write_text(grid_runs_text(params))
-    assert stale_grid_runs_file(params, path) is None
-    params["grids"]["bpr"]["reg_weight"].append(1.0)
-    assert "missing ['d-bpr-reg_weight=1.0']" in stale_grid_runs_file(params, path)
-
-
-def test_the_repository_runs_file_is_current() -> None:
-    """dvc.yaml reads workflow/grid_runs.yaml; it must list exactly the grid params.yaml declares."""
-    params = read_params(PROJECT_ROOT / "params.yaml")
-    assert stale_grid_runs_file(params, PROJECT_ROOT / GRID_RUNS_FILE) is None, \
-        "run: searec grid --write workflow/grid_runs.yaml"
-    assert planned_grid_runs(params)  # the default run searches
+def test_the_repository_default_run_searches() -> None:
+    assert planned_grid_runs(read_params(PROJECT_ROOT / "params.yaml"))
 
 
 def _finished_point(root: Path, model: str, point: str, valid: float, test: float, seed: int = 7) -> None:

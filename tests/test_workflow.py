@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import shutil
@@ -16,9 +15,20 @@ import pandas as pd
 import pytest
 import yaml
 
+from searec.search import model_grid
 from tests.conftest import PROJECT_ROOT
 
-WORKFLOW_FILES = ("Snakefile", "workflow", "dvc.yaml", ".dvcignore", "environment.yml")
+WORKFLOW_FILES = ("Snakefile", "workflow", "dvc.yaml", ".dvcignore", "environment.yml", "src")
+"""What a workspace of the workflow needs: the rules, dvc.yaml, and the sources every stage depends on."""
+
+
+def copy_workflow(root: Path, names: tuple[str, ...] = WORKFLOW_FILES) -> None:
+    for name in names:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(source, root / name)
 TINY_PARAMS = {
     "datasets": {"sample": {"source": "sample", "category": "Sample"}},
     "synthetic": {"toy": {"users": 60, "items": 40, "image_dim": 8, "text_dim": 4, "seed": 1}},
@@ -82,17 +92,15 @@ def _dvc_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
         "print(json.dumps([[s.name, [str(o.def_path) for o in s.outs]] for s in repo.index.stages]))"
     )
     stages = json.loads(_run([sys.executable, "-c", code], cwd))
-    # dvc.yaml has one training stage per experiment (train, train_ablation, ...); the Snakefile one rule
-    rule = lambda name: re.sub(r"^train_(ablation|sensitivity)$", "train", name.split("@")[0])  # noqa: E731
+    # a foreach stage is `stage@key`; a stage whose jobs read different lists of files is one per job, `stage-key`
+    rule = lambda name: re.split(r"[@-]", name)[0]  # noqa: E731
     jobs = Counter(rule(name) for name, _ in stages)
     outputs = {(rule(name), out) for name, outs in stages for out in outs}
     return jobs, outputs
 
 
 def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -> None:
-    for name in WORKFLOW_FILES + ("params.yaml",):
-        source = PROJECT_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    copy_workflow(tmp_path, WORKFLOW_FILES + ("params.yaml",))
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], tmp_path)
     snakemake_jobs, snakemake_outputs = _snakemake_dag(tmp_path)
     dvc_jobs, dvc_outputs = _dvc_dag(tmp_path)
@@ -108,18 +116,15 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     declared = sum(len(e["datasets"]) * len(e["models"]) * len(e.get("variants") or [None])
                    * len(e.get("seeds", params["seeds"])) for e in params["experiments"].values())
-    assert dvc_jobs["train"] == declared
+    assert dvc_jobs["train"] + dvc_jobs["train_variant"] == declared
     assert dvc_jobs["aggregate"] == len(params["experiments"])
     main = params["experiments"]["main"]
     assert dvc_jobs["select"] == len(main["datasets"]) * len(main["models"])
-    assert dvc_jobs["train_grid"] == len(main["datasets"]) * sum(
-        math.prod(len(axis) for axis in (params["grids"][m] or {}).values()) for m in main["models"])
+    assert dvc_jobs["train_grid"] == len(main["datasets"]) * sum(len(model_grid(params, m)) for m in main["models"])
 
 
 def test_dvc_params_diff_shows_what_changed_since_the_commit(tmp_path: Path) -> None:
-    for name in WORKFLOW_FILES + ("params.yaml",):
-        source = PROJECT_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    copy_workflow(tmp_path, WORKFLOW_FILES + ("params.yaml",))
     git = ["git", "-c", "user.email=test@example.org", "-c", "user.name=test"]
     _run(git + ["init", "-q"], tmp_path)
     _run([sys.executable, "-m", "dvc", "init", "-q"], tmp_path)
@@ -145,11 +150,9 @@ def test_snakemake_lint_is_clean() -> None:
 
 def _workspace(root: Path) -> Path:
     root.mkdir()
-    for name in WORKFLOW_FILES:
-        source = PROJECT_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    copy_workflow(root)
     (root / "params.yaml").write_text(yaml.safe_dump(TINY_PARAMS, sort_keys=False))
-    _run([sys.executable, "-m", "searec", "grid", "--write", "workflow/grid_runs.yaml"], root)
+    _run([sys.executable, "-m", "searec", "generate"], root)
     return root
 
 
@@ -244,6 +247,6 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     assert "runs/toy/sea/ablation-no-club/seed-1/history.csv" in plots
     # lineage of the main table in the real pipeline: through the selection and the grid back to the raw files
     lineage = _run([sys.executable, "-m", "searec", "lineage", "results/tables/main.csv"], with_dvc)
-    for stage in ("aggregate@main", "train@toy-sea-1", "select@toy-sea", "train_grid@toy-sea-default",
+    for stage in ("aggregate-main", "train@toy-sea-1", "select-toy-sea", "train_grid@toy-sea-default",
                   "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
         assert stage in lineage, stage

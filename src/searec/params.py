@@ -31,9 +31,33 @@ def validate_params(params: dict[str, Any], source: str = "params.yaml") -> None
     validator = jsonschema.Draft202012Validator(params_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        lines = [f"{source}: {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
+        lines = [f"{source}: {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {_explained(e)}"
+                 for e in errors]
         raise ParamsError("params do not match workflow/schemas/params.schema.yaml:\n  " + "\n  ".join(lines)
                           + "\nfix these entries (the comments in params.yaml say what each one takes)")
+
+
+def _explained(error: Any) -> str:
+    """A schema error's message, with the keys that are allowed where an unknown key was found."""
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
+        message += f"; known keys: {', '.join(error.schema['properties'])}"
+    elif error.validator == "propertyNames":
+        allowed = (error.schema.get("propertyNames") or {}).get("enum")
+        if allowed:
+            message += f"; known keys: {', '.join(allowed)}"
+    return message
+
+
+def reference_grid(model: str) -> dict[str, list[Any]]:
+    """The grid a model declares (``reference_grid`` in its file), as the schema's default for ``grids.<model>``.
+
+    Read from the generated schema, so planning a search needs no model code (and no torch).
+    """
+    grids = params_schema()["properties"]["grids"]["properties"]
+    if model not in grids:
+        raise ParamsError(f"no model {model!r}; known: {', '.join(grids)}")
+    return dict(grids[model]["default"])
 
 
 def read_params(path: Path, missing_ok: bool = False) -> dict[str, Any]:
@@ -50,16 +74,6 @@ def read_params(path: Path, missing_ok: bool = False) -> dict[str, Any]:
         raise ParamsError(f"{path}: expected a mapping at the top level")
     validate_params(loaded, str(path))
     return loaded
-
-
-def model_settings(params: dict[str, Any], model: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``models.<model>`` without its ``training`` entry, and ``training`` with that entry over it.
-
-    ``models.<model>.training`` holds training settings for that model only (SEA's learning rate).
-    """
-    values = dict((params.get("models") or {}).get(model) or {})
-    training = dict(params.get("training") or {}) | dict(values.pop("training", None) or {})
-    return values, training
 
 
 def number_from_text(value: Any) -> Any:

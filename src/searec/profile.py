@@ -3,8 +3,8 @@
 ``quick`` (the default params.yaml: the embedded sample, offline, minutes) and ``paper`` (the SEA
 paper's setting: Amazon 2014 Baby, Sports and Clothing, MMRec's grids, seed 999 + two). Both
 Snakemake and DVC read params.yaml only, so switching is replacing that file — the DVC way to
-run another experiment, visible to ``dvc params diff`` — together with the grid-runs file DVC
-reads (``workflow/grid_runs.yaml``), which is regenerated for the new grids.
+run another experiment, visible to ``dvc params diff`` — and regenerating ``dvc.yaml`` beside it
+(``searec generate``), which DVC reads.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import yaml
 from searec.errors import ParamsError
 from searec.fileio import write_text_atomic
 from searec.params import validate_params
-from searec.search import grid_runs_text
 
 
 def available_profiles() -> list[str]:
@@ -45,16 +44,20 @@ def current_profile(params_path: Path) -> str | None:
     return next((name for name in available_profiles() if profile_text(name) == text), None)
 
 
-def use_profile(name: str, params_path: Path, grid_runs_path: Path, force: bool = False) -> None:
-    """Write profile ``name`` to ``params_path`` and its grid runs to ``grid_runs_path``.
+def use_profile(name: str, params_path: Path, force: bool = False) -> list[Path]:
+    """Write profile ``name`` to ``params_path`` and regenerate ``dvc.yaml`` beside it; return what was rewritten.
 
     A params file that is no profile's copy holds someone's edits: it is kept unless ``force``.
     """
+    from searec.generated import DVC_FILE, dvc_text
+
     text = profile_text(name)
     params = yaml.safe_load(text)
     validate_params(params, f"profile {name}")
     if params_path.exists() and current_profile(params_path) is None and not force:
         raise ParamsError(f"{params_path} has edits that are in no profile ({', '.join(available_profiles())}); "
                           f"commit or copy it first, or pass --force to replace it")
-    write_text_atomic(grid_runs_path, grid_runs_text(params))
     write_text_atomic(params_path, text)
+    dvc_file = params_path.parent / DVC_FILE
+    write_text_atomic(dvc_file, dvc_text(params_path))
+    return [dvc_file]

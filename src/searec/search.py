@@ -14,10 +14,9 @@ of MMGCN, GRCN, DualGNN, LATTICE and SLMRec search the learning rate). A point's
 values (``alpha=0.1_ureg=0.006``), so run folders say what they hold; an empty grid is the one
 point ``default``.
 
-DVC cannot compute products of per-model axes in dvc.yaml, so ``searec grid --write`` writes the
-points' runs to ``workflow/grid_runs.yaml`` (read as DVC ``vars``); ``searec grid --check`` and a
-test keep it equal to what params.yaml declares, and ``searec select`` refuses a grid with a
-missing point, so a stale file cannot silently drop points.
+A model without a ``grids.<model>`` entry searches its declared ``reference_grid`` (MMRec's). The
+grid runs are jobs of the plan (``searec.plan``), which both Snakemake and the generated
+``dvc.yaml`` run; ``searec select`` refuses a grid with a missing point.
 """
 
 from __future__ import annotations
@@ -30,23 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from searec.errors import SearecError
 from searec.layout import grid_run_dir
-from searec.params import number_from_text
+from searec.params import number_from_text, reference_grid
+from searec.settings import split_training_keys  # noqa: F401  (re-exported: grid axes may be training.<key>)
 
 SEARCHING_EXPERIMENT = "main"
 DEFAULT_POINT = "default"
-TRAINING_PREFIX = "training."
 POINT_NAME = re.compile(r"^[A-Za-z0-9_.=+\-]+$")
-GRID_RUNS_FILE = Path("workflow/grid_runs.yaml")
-GRID_RUNS_HEADER = (
-    "# Generated from params.yaml by `searec grid --write workflow/grid_runs.yaml`; do not edit.\n"
-    "# The grid-search runs of experiments.main (dvc.yaml's train_grid stages read this file as vars;\n"
-    "# DVC cannot form the product of each model's grid axes itself). `searec grid --check` and\n"
-    "# tests/test_search.py fail when it differs from what params.yaml declares.\n"
-)
+
 
 
 class SearchError(SearecError):
@@ -59,13 +50,6 @@ class GridPoint:
 
     name: str
     values: Mapping[str, Any] = field(default_factory=dict)
-
-
-def split_training_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model hyper-parameters, training settings) of ``{key: value}``: ``training.<key>`` is a training setting."""
-    model = {key: value for key, value in values.items() if not key.startswith(TRAINING_PREFIX)}
-    training = {key[len(TRAINING_PREFIX):]: value for key, value in values.items() if key.startswith(TRAINING_PREFIX)}
-    return model, training
 
 
 @dataclass(frozen=True)
@@ -122,12 +106,9 @@ def search_seed(params: Mapping[str, Any], experiment: str = SEARCHING_EXPERIMEN
 
 
 def model_grid(params: Mapping[str, Any], model: str) -> list[GridPoint]:
-    """The points of ``grids.<model>``; a searched model without an entry is an error naming the fix."""
+    """The points of ``grids.<model>``, or of the model's declared reference grid when params gives none."""
     grids = params.get("grids") or {}
-    if model not in grids:
-        raise SearchError(f"params: experiments.{SEARCHING_EXPERIMENT} searches its models' grids, but grids.{model} "
-                          f"is missing; add it (`grids.{model}: {{}}` is the single point models.{model})")
-    return grid_points(grids[model])
+    return grid_points(grids[model] if model in grids else reference_grid(model))
 
 
 def find_point(params: Mapping[str, Any], model: str, name: str) -> GridPoint:
@@ -137,8 +118,7 @@ def find_point(params: Mapping[str, Any], model: str, name: str) -> GridPoint:
         if point.name == name:
             return point
     raise SearchError(f"grids.{model} has no point {name!r}; its points are {[p.name for p in points]} "
-                      f"(regenerate workflow/grid_runs.yaml with `searec grid --write workflow/grid_runs.yaml` "
-                      f"after changing params.yaml)")
+                      f"(after changing params.yaml, run `searec generate`)")
 
 
 def planned_grid_runs(params: Mapping[str, Any]) -> list[GridRun]:
@@ -149,30 +129,6 @@ def planned_grid_runs(params: Mapping[str, Any]) -> list[GridRun]:
     spec = params["experiments"][SEARCHING_EXPERIMENT]
     return [GridRun(dataset, model, point, seed) for dataset in spec["datasets"] for model in spec["models"]
             for point in model_grid(params, model)]
-
-
-def grid_runs_document(params: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``workflow/grid_runs.yaml`` holds: ``grid_runs: {key: {dataset, model, point, seed}}``."""
-    return {"grid_runs": {run.key: {"dataset": run.dataset, "model": run.model, "point": run.point.name,
-                                    "seed": run.seed} for run in planned_grid_runs(params)}}
-
-
-def grid_runs_text(params: Mapping[str, Any]) -> str:
-    return GRID_RUNS_HEADER + yaml.safe_dump(grid_runs_document(params), sort_keys=False)
-
-
-def stale_grid_runs_file(params: Mapping[str, Any], path: Path) -> str | None:
-    """Why ``path`` differs from what ``params`` declares, or ``None`` when it is current."""
-    if not path.exists():
-        return f"{path} does not exist"
-    written = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    expected = grid_runs_document(params)
-    if written == expected:
-        return None
-    have, want = set(written.get("grid_runs") or {}), set(expected["grid_runs"])
-    details = ([f"missing {sorted(want - have)}"] if want - have else []) + (
-        [f"extra {sorted(have - want)}"] if have - want else [])
-    return f"{path} is stale for params.yaml: " + (", ".join(details) or "entries differ")
 
 
 def select(params: Mapping[str, Any], dataset: str, model: str, root: Path = Path("search")) -> dict[str, Any]:
@@ -201,8 +157,7 @@ def select(params: Mapping[str, Any], dataset: str, model: str, root: Path = Pat
     if missing:
         raise SearchError(f"grid search of {model} on {dataset}: {len(missing)} point(s) have no result: "
                           + ", ".join(missing) + " — train them first (snakemake/dvc repro build them; with DVC, "
-                          "regenerate workflow/grid_runs.yaml by `searec grid --write workflow/grid_runs.yaml` "
-                          "after changing params.yaml)")
+                          "run `searec generate` after changing params.yaml)")
     best = max(candidates, key=lambda c: c["valid"])  # max keeps the first of equal values
     return {"dataset": dataset, "model": model, "seed": seed, "metric": f"valid {metric}",
             "point": best["point"], "values": best["values"], "valid": best["valid"], "run": best["run"],

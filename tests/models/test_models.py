@@ -5,7 +5,7 @@ import torch
 
 from searec.data.mmrec import load_mmrec_folder
 from searec.errors import ModelConfigError
-from searec.models import MODEL_REGISTRY, ModelInputs, get_model_class, resolve_params
+from searec.models import ModelInputs, get_model_class, model_classes, resolve_params
 from searec.models.lightgcn import LightGCN
 
 
@@ -14,7 +14,7 @@ def inputs(tiny_synth: Path) -> ModelInputs:
     return ModelInputs.from_dataset(load_mmrec_folder(tiny_synth))
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("name", sorted(model_classes()))
 def test_every_model_follows_the_interface(name: str, inputs: ModelInputs) -> None:
     torch.manual_seed(0)
     model = get_model_class(name)(inputs, {})
@@ -65,22 +65,51 @@ def test_exponent_floats_written_without_a_dot_are_numbers() -> None:
     assert resolve_params(get_model_class("bpr"), {"reg_weight": "1e-5"})["reg_weight"] == 1e-5
 
 
-def test_params_yaml_declares_every_model_with_its_defaults_and_a_grid() -> None:
+def test_every_model_declares_its_hyperparameters_once_with_a_meaning_and_a_reference_grid() -> None:
+    for name, cls in model_classes().items():
+        assert cls.default_params == {p.name: p.default for p in cls.hyperparameters}, name
+        assert all(p.meaning for p in cls.hyperparameters), name
+        assert cls.reference_grid, name  # MMRec's grid (BASELINES.md), searched when params.yaml gives none
+        assert all(resolve_params(cls, {p.name: p.default}) == cls.default_params for p in cls.hyperparameters)
+
+
+def test_out_of_range_and_unknown_values_are_refused_naming_what_is_accepted() -> None:
+    lightgcn, sea = get_model_class("lightgcn"), get_model_class("sea")
+    with pytest.raises(ModelConfigError, match=r"lightgcn.n_layers: -1 is out of range; expected >= 0"):
+        resolve_params(lightgcn, {"n_layers": -1})
+    with pytest.raises(ModelConfigError, match=r"lightgcn.embedding_size: 0 is out of range; expected >= 1"):
+        resolve_params(lightgcn, {"embedding_size": 0})
+    with pytest.raises(ModelConfigError, match=r"reg_weight: -1.0 is out of range; expected >= 0"):
+        resolve_params(lightgcn, {"reg_weight": -1})
+    with pytest.raises(ModelConfigError, match=r"sea.split: expected one of input \| output, got 'middle'"):
+        resolve_params(sea, {"split": "middle"})
+    with pytest.raises(ModelConfigError, match=r"sea.tau: 0.0 is out of range; expected > 0"):
+        resolve_params(sea, {"tau": 0})
+    with pytest.raises(ModelConfigError, match=r"expected a finite number"):
+        resolve_params(sea, {"alpha": float("nan")})
+    with pytest.raises(ModelConfigError, match=r"has no hyper-parameter\(s\) \['alpah'\]; known: .*'alpha'"):
+        resolve_params(sea, {"alpah": 0.1})
+
+
+def test_presets_hold_only_deviations_from_the_declarations() -> None:
     import yaml
 
-    from tests.conftest import PROJECT_ROOT
+    from searec.profile import available_profiles, profile_text
 
-    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    for name, cls in MODEL_REGISTRY.items():
-        assert resolve_params(cls, params["models"][name]) == cls.default_params, name
-        assert params["grids"][name] and set(params["grids"][name]) <= set(cls.default_params), name
+    for name in available_profiles():
+        params = yaml.safe_load(profile_text(name))
+        for model, values in (params.get("models") or {}).items():
+            cls = get_model_class(model)
+            for key, value in values.items():
+                assert key == "training" or resolve_params(cls, {key: value})[key] != cls.default_params[key], \
+                    f"profile {name}: models.{model}.{key} repeats the declared default; remove it"
 
 
 class _Interrupted(Exception):
     pass
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("name", sorted(model_classes()))
 def test_every_model_reproduces_its_run_from_a_seed_and_after_an_interruption(name: str, tiny_synth: Path,
                                                                                tmp_path: Path) -> None:
     """Same seed, same numbers; a run cut after epoch 2 and resumed from its checkpoint ends identically.

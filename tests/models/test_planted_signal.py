@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 from searec.data.mmrec import InteractionDataset, load_mmrec_folder
-from searec.models import MODEL_REGISTRY
+from searec.models import model_classes
 from searec.training.config import TrainingConfig
 from searec.training.trainer import train_run
 
-CONTENT_MODELS = sorted(name for name, cls in MODEL_REGISTRY.items() if cls.uses_features)
+CONTENT_MODELS = sorted(name for name, cls in model_classes().items() if cls.uses_features)
 OVERRIDES: dict[str, dict[str, Any]] = {
     "freedom": {"reg_weight": 1e-3},  # its default (0) reaches the content only through the item graph
 }

@@ -128,16 +128,6 @@ def test_stacked_club_likelihood_equals_the_per_modality_sum(inputs: ModelInputs
     assert float(separate.detach()) == pytest.approx(float(stacked.detach()), rel=1e-6)
 
 
-def test_params_yaml_lists_every_sea_default() -> None:
-    import yaml
-
-    from tests.conftest import PROJECT_ROOT
-
-    declared = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["models"]["sea"]
-    assert declared.keys() == SEA.default_params.keys()
-    assert {k: v for k, v in declared.items()} == SEA.default_params
-
-
 def test_item_graphs_are_built_once_per_feature_content(tiny_synth: Path, tmp_path: Path) -> None:
     dataset = load_mmrec_folder(tiny_synth)
     first = SEA(ModelInputs.from_dataset(dataset, graph_cache_dir=tmp_path), {})

@@ -55,8 +55,13 @@ class DatasetEntry:
                            f"{[f.role for f in self.files]}")
 
 
+PACKAGE_DATA = ("data/registry.yaml", "data/sample_catalog")
+"""Files of the package this module reads (the registry; the embedded sample's ``package:`` URLs):
+inputs of every stage that runs it (``searec.codedeps``)."""
+
+
 def package_registry() -> dict[str, Any]:
-    text = resources.files("searec.data").joinpath("registry.yaml").read_text(encoding="utf-8")
+    text = resources.files("searec").joinpath(PACKAGE_DATA[0]).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

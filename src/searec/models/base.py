@@ -16,6 +16,7 @@ A model is a ``torch.nn.Module`` that the generic trainer drives:
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from searec.graphs import (
     row_normalized,
     user_cooccurrence_graph,
 )
-from searec.params import number_from_text
+from searec.models.declaration import HyperParameter, check_reference_grid, declared_defaults
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,12 @@ class Recommender(nn.Module, ABC):
     """Base class of all models; see the module docstring for the contract."""
 
     name: ClassVar[str]
+    hyperparameters: ClassVar[tuple[HyperParameter, ...]]
+    """The model's hyper-parameters, declared once (default, meaning, range); see ``declaration``."""
+    reference_grid: ClassVar[dict[str, list[Any]]] = {}
+    """The grid experiments.main searches when params.yaml gives no ``grids.<model>`` (MMRec's, BASELINES.md)."""
     default_params: ClassVar[dict[str, Any]]
+    """Derived from ``hyperparameters`` by :func:`register_model`."""
     uses_features: ClassVar[bool] = False
     """Whether the model reads item features (decides which input files a run records)."""
 
@@ -143,63 +149,68 @@ class Recommender(nn.Module, ABC):
 
 
 MODEL_REGISTRY: dict[str, type[Recommender]] = {}
+"""The models imported so far, by name; :func:`model_classes` imports and returns all of them."""
+
+
+def model_names() -> list[str]:
+    """Every model of the package, without importing any: the modules of ``searec.models`` that
+    declare a ``@register_model`` class (each model file is named after its model)."""
+    import ast
+    from importlib import resources
+
+    names = []
+    for entry in resources.files("searec.models").iterdir():
+        if not entry.name.endswith(".py") or entry.name.startswith("_"):
+            continue
+        tree = ast.parse(entry.read_text(encoding="utf-8"))
+        if any(isinstance(node, ast.ClassDef) and any(getattr(d, "id", None) == "register_model"
+                                                       for d in node.decorator_list) for node in tree.body):
+            names.append(entry.name.removesuffix(".py"))
+    return sorted(names)
 
 
 def register_model(cls: type[Recommender]) -> type[Recommender]:
-    """Class decorator: make a model available by its lower-case ``name``."""
+    """Class decorator: make a model available by its lower-case ``name`` and derive its
+    ``default_params`` from its declared ``hyperparameters``.
+
+    A model lives in ``searec/models/<name>.py``, so a run imports only the model it trains
+    (and each training stage depends on that file alone among the models).
+    """
     key = cls.name.lower()
-    if key in MODEL_REGISTRY:
+    if cls.__module__ != f"searec.models.{key}":
+        raise ValueError(f"model {cls.name!r} must be declared in searec/models/{key}.py, not {cls.__module__}")
+    if key in MODEL_REGISTRY and MODEL_REGISTRY[key] is not cls:
         raise ValueError(f"model name {cls.name!r} registered twice")
+    cls.default_params = declared_defaults(cls.hyperparameters)
+    check_reference_grid(key, cls.hyperparameters, cls.reference_grid)
     MODEL_REGISTRY[key] = cls
     return cls
 
 
 def get_model_class(name: str) -> type[Recommender]:
-    try:
-        return MODEL_REGISTRY[name.lower()]
-    except KeyError:
-        raise ModelConfigError(f"unknown model {name!r}; available: {', '.join(sorted(MODEL_REGISTRY))}") from None
+    """The model called ``name`` (case-insensitive), importing its file ``searec/models/<name>.py``."""
+    key = name.lower()
+    if key not in MODEL_REGISTRY:
+        if key not in model_names():
+            raise ModelConfigError(f"unknown model {name!r}; available: {', '.join(model_names())}")
+        importlib.import_module(f"searec.models.{key}")
+    return MODEL_REGISTRY[key]
 
 
-def coerce_like(default: Any, value: Any, key: str) -> Any:
-    """Convert ``value`` to the type of ``default`` (bool/int/float/str/list), or raise.
-
-    Numbers written as text ('1e-5', as PyYAML reads it) are accepted for numeric settings.
-    """
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        value = number_from_text(value)
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in {"true", "false"}:
-            return value.lower() == "true"
-        raise ModelConfigError(f"{key}: expected true/false, got {value!r}")
-    if isinstance(default, int) and not isinstance(default, bool):
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise ModelConfigError(f"{key}: expected an integer, got {value!r}")
-        return int(value)
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ModelConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if isinstance(default, (list, tuple)):
-        if not isinstance(value, (list, tuple)):
-            raise ModelConfigError(f"{key}: expected a list, got {value!r}")
-        return list(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise ModelConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    return value
+def model_classes() -> dict[str, type[Recommender]]:
+    """Every model, by name (imports all model files)."""
+    return {name: get_model_class(name) for name in model_names()}
 
 
 def resolve_params(cls: type[Recommender], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The model's defaults updated by ``overrides``; unknown keys and wrong types are errors."""
-    unknown = sorted(set(overrides) - set(cls.default_params))
+    """The model's declared defaults updated by ``overrides``; unknown keys, wrong types and
+    out-of-range values are errors naming the key and what it accepts."""
+    declared = {p.name: p for p in cls.hyperparameters}
+    unknown = sorted(set(overrides) - set(declared))
     if unknown:
         raise ModelConfigError(f"model {cls.name!r} has no hyper-parameter(s) {unknown}; "
-                               f"known: {sorted(cls.default_params)}")
+                               f"known: {sorted(declared)} (searec models {cls.name} says what each means)")
     resolved = dict(cls.default_params)
     for key, value in overrides.items():
-        resolved[key] = coerce_like(cls.default_params[key], value, f"{cls.name}.{key}")
+        resolved[key] = declared[key].check(value, f"{cls.name}.{key}")
     return resolved

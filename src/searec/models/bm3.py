@@ -28,9 +28,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.errors import ModelConfigError
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import FeatureTables, combine_layers, mmrec_embedding_penalty, require_modalities, sparse_tensor
+from searec.models.declaration import HyperParameter, dropout, embedding_size, layer_count, reg_weight, train_features
 
 
 def cosine_distance(online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -42,14 +42,15 @@ def cosine_distance(online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class BM3(Recommender):
     name = "bm3"
     uses_features = True
-    default_params = {"embedding_size": 64, "n_layers": 1, "dropout": 0.5, "reg_weight": 0.1, "cl_weight": 2.0,
-                      "train_features": True}
+    hyperparameters = (embedding_size(), layer_count("n_layers", 1, "LightGCN layers over the user-item graph"),
+                       dropout(0.5, "dropout of the target copies"), reg_weight(0.1),
+                       HyperParameter("cl_weight", 2.0, "weight of the modality alignment terms", minimum=0.0),
+                       train_features())
+    reference_grid = {"dropout": [0.3, 0.5], "reg_weight": [0.1, 0.01]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if not 0.0 <= p["dropout"] < 1.0:
-            raise ModelConfigError(f"bm3.dropout must be in [0, 1), got {p['dropout']}")
         self.modalities = require_modalities(inputs.features, "bm3")
         size = p["embedding_size"]
         self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, size)))

@@ -17,12 +17,14 @@ from torch import nn
 
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import bpr_loss, mmrec_embedding_penalty
+from searec.models.declaration import embedding_size, reg_weight
 
 
 @register_model
 class BPRMF(Recommender):
     name = "bpr"
-    default_params = {"embedding_size": 64, "reg_weight": 1e-5}
+    hyperparameters = (embedding_size(), reg_weight(1e-5))
+    reference_grid = {"reg_weight": [2.0, 1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)

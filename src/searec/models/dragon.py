@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from searec.models.backbone import PlainBackboneModel
 from searec.models.base import register_model
+from searec.models.declaration import embedding_size, knn_k, layer_count, mm_image_weight, modality_roles, reg_weight, user_k
 
 
 @register_model
@@ -26,6 +27,8 @@ class DRAGON(PlainBackboneModel):
     name = "dragon"
     uses_features = True
     uses_user_graph = True
-    default_params = {"embedding_size": 64, "reg_weight": 1e-3, "knn_k": 10, "mm_image_weight": 0.1,
-                      "n_ui_layers": 2, "n_mm_layers": 1, "user_k": 40, "visual": "auto", "textual": "auto"}
+    hyperparameters = (embedding_size(), reg_weight(1e-3, "weight of the user preference penalty"), knn_k(),
+                       mm_image_weight(), layer_count("n_ui_layers", 2, "propagation layers over the user-item graph"),
+                       layer_count("n_mm_layers", 1, "hops over the frozen item graph"), user_k(), *modality_roles())
+    reference_grid = {"reg_weight": [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]}
 

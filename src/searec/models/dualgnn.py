@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from searec.models.backbone import PlainBackboneModel
 from searec.models.base import register_model
+from searec.models.declaration import embedding_size, layer_count, modality_roles, reg_weight, user_k
 
 
 @register_model
@@ -27,6 +28,9 @@ class DualGNN(PlainBackboneModel):
     fusion = "sum"
     uses_item_graph = False
     uses_user_graph = True
-    default_params = {"embedding_size": 64, "reg_weight": 1e-3, "n_ui_layers": 2, "user_k": 40,
-                      "visual": "auto", "textual": "auto"}
+    hyperparameters = (embedding_size(), reg_weight(1e-3, "weight of the user preference penalty"),
+                       layer_count("n_ui_layers", 2, "propagation layers over the user-item graph"), user_k(),
+                       *modality_roles())
+    reference_grid = {"reg_weight": [1e-1, 1e-2, 1e-3, 1e-4, 1e-5],
+                      "training.learning_rate": [1e-1, 1e-2, 1e-3, 1e-4, 1e-5]}
 

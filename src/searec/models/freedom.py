@@ -30,10 +30,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from searec.errors import ModelConfigError
 from searec.graphs import normalized_adjacency
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import FeatureTables, combine_layers, pairwise_bpr, resolve_modalities, sparse_tensor
+from searec.models.declaration import (
+    dropout,
+    embedding_size,
+    knn_k,
+    layer_count,
+    mm_image_weight,
+    modality_roles,
+    reg_weight,
+)
 
 
 def degree_sensitive_edge_sample(users: np.ndarray, items: np.ndarray, keep: int,
@@ -49,14 +57,16 @@ def degree_sensitive_edge_sample(users: np.ndarray, items: np.ndarray, keep: int
 class FREEDOM(Recommender):
     name = "freedom"
     uses_features = True
-    default_params = {"embedding_size": 64, "reg_weight": 0.0, "dropout": 0.8, "knn_k": 10, "mm_image_weight": 0.1,
-                      "n_ui_layers": 2, "n_mm_layers": 1, "visual": "auto", "textual": "auto"}
+    hyperparameters = (embedding_size(),
+                       reg_weight(0.0, "weight of the feature BPR terms (text and image projections)"),
+                       dropout(0.8, "share of user-item edges pruned each epoch"), knn_k(), mm_image_weight(),
+                       layer_count("n_ui_layers", 2, "LightGCN layers over the pruned user-item graph"),
+                       layer_count("n_mm_layers", 1, "hops over the frozen item graph"), *modality_roles())
+    reference_grid = {"dropout": [0.8, 0.9], "reg_weight": [0.0, 1e-5, 1e-4, 1e-3]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if not 0.0 <= p["dropout"] < 1.0:
-            raise ModelConfigError(f"freedom.dropout is the share of edges pruned each epoch, in [0, 1); got {p['dropout']}")
         self.visual, self.textual = resolve_modalities(inputs.features, p["visual"], p["textual"])
         size = p["embedding_size"]
         self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, size)))

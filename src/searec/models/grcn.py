@@ -33,7 +33,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.errors import ModelConfigError
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import (
     FeatureTables,
@@ -45,6 +44,7 @@ from searec.models.common import (
     sparse_tensor,
     symmetric_sparse_mm,
 )
+from searec.models.declaration import embedding_size, layer_count, reg_weight
 
 
 class RoutingTower(nn.Module):
@@ -72,13 +72,15 @@ class RoutingTower(nn.Module):
 class GRCN(Recommender):
     name = "grcn"
     uses_features = True
-    default_params = {"embedding_size": 64, "reg_weight": 1e-4, "n_routing": 3, "n_layers": 2}
+    hyperparameters = (embedding_size(), reg_weight(1e-4),
+                       layer_count("n_routing", 3, "routing iterations that score each edge per modality"),
+                       layer_count("n_layers", 2, "weighted GCN layers over the ID embeddings"))
+    reference_grid = {"reg_weight": [1e-1, 1e-2, 1e-3, 1e-4, 1e-5],
+                      "training.learning_rate": [1.0, 1e-1, 1e-2, 1e-3, 1e-4]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if p["n_routing"] < 0 or p["n_layers"] < 0:
-            raise ModelConfigError(f"grcn.n_routing and grcn.n_layers must be >= 0, got {p['n_routing']}, {p['n_layers']}")
         self.modalities = require_modalities(inputs.features, "grcn")
         size = p["embedding_size"]
         self.features = FeatureTables(inputs.features, self.modalities, trainable=False)

@@ -54,6 +54,7 @@ from searec.models.common import (
     sparse_tensor,
     symmetric_edge_normalization,
 )
+from searec.models.declaration import HyperParameter, embedding_size, knn_k, layer_count, reg_weight, train_features
 
 EdgeList = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -62,15 +63,19 @@ EdgeList = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 class LATTICE(Recommender):
     name = "lattice"
     uses_features = True
-    default_params = {"embedding_size": 64, "feat_embed_dim": 64, "reg_weight": 0.0, "knn_k": 10,
-                      "lambda_coeff": 0.9, "n_layers": 1, "n_ui_layers": 2, "train_features": True,
-                      "chunk_size": 1024}
+    hyperparameters = (
+        embedding_size(), HyperParameter("feat_embed_dim", 64, "width of the projected features of the learned graph",
+                                         minimum=1),
+        reg_weight(0.0, "weight of the squared embedding penalty"), knn_k(),
+        HyperParameter("lambda_coeff", 0.9, "share of the original (raw-feature) item graph", minimum=0.0, maximum=1.0),
+        layer_count("n_layers", 1, "hops over the item graph"),
+        layer_count("n_ui_layers", 2, "LightGCN layers over the user-item graph"), train_features(),
+        HyperParameter("chunk_size", 1024, "item-item similarity rows at a time (no items x items matrix)", minimum=1))
+    reference_grid = {"reg_weight": [0.0, 1e-5, 1e-4, 1e-3], "training.learning_rate": [1e-4, 5e-4, 1e-3, 5e-3]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if not 0.0 <= p["lambda_coeff"] <= 1.0:
-            raise ModelConfigError(f"lattice.lambda_coeff must be in [0, 1], got {p['lambda_coeff']}")
         if not 1 <= p["knn_k"] <= self.n_items:
             raise ModelConfigError(f"lattice.knn_k must be in 1..{self.n_items}, got {p['knn_k']}")
         self.modalities = require_modalities(inputs.features, "lattice")

@@ -34,7 +34,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.errors import ModelConfigError
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import (
     FeatureTables,
@@ -46,20 +45,28 @@ from searec.models.common import (
     require_modalities,
     sparse_tensor,
 )
+from searec.models.declaration import HyperParameter, embedding_size, layer_count, reg_weight, temperature
 
 
 @register_model
 class LGMRec(Recommender):
     name = "lgmrec"
     uses_features = True
-    default_params = {"embedding_size": 64, "n_ui_layers": 2, "n_hyper_layers": 1, "hyper_num": 4, "keep_rate": 0.5,
-                      "alpha": 0.3, "cl_weight": 1e-4, "reg_weight": 1e-6, "tau": 0.2}
+    hyperparameters = (
+        embedding_size(), layer_count("n_ui_layers", 2, "LightGCN layers over the user-item graph"),
+        layer_count("n_hyper_layers", 1, "hypergraph layers"),
+        HyperParameter("hyper_num", 4, "learnable hyperedges per modality", minimum=1),
+        HyperParameter("keep_rate", 0.5, "share of hyperedge memberships kept (dropout keep rate)", minimum=0.0,
+                       maximum=1.0, exclusive_minimum=True),
+        HyperParameter("alpha", 0.3, "weight of the global (hypergraph) embeddings", minimum=0.0),
+        HyperParameter("cl_weight", 1e-4, "weight of the cross-modal hyperedge InfoNCE", minimum=0.0),
+        reg_weight(1e-6, "weight of the squared embedding penalty"), temperature("tau", 0.2, "InfoNCE temperature"))
+    # BASELINES.md gives per-dataset settings, not a grid: this one is ours
+    reference_grid = {"cl_weight": [1e-4, 1e-3, 1e-2], "hyper_num": [4, 8]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if not 0.0 < p["keep_rate"] <= 1.0 or p["hyper_num"] < 1 or p["tau"] <= 0:
-            raise ModelConfigError("lgmrec needs 0 < keep_rate <= 1, hyper_num >= 1 and tau > 0")
         self.modalities = require_modalities(inputs.features, "lgmrec")
         size = p["embedding_size"]
         self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, size)))

@@ -19,18 +19,19 @@ from torch import nn
 
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import bpr_loss, combine_layers, mmrec_embedding_penalty, sparse_tensor
+from searec.models.declaration import embedding_size, layer_count, reg_weight
 
 
 @register_model
 class LightGCN(Recommender):
     name = "lightgcn"
-    default_params = {"embedding_size": 64, "n_layers": 2, "reg_weight": 1e-4}
+    hyperparameters = (embedding_size(), layer_count("n_layers", 2, "propagation layers over the user-item graph"),
+                       reg_weight(1e-4))
+    reference_grid = {"n_layers": [1, 2, 3, 4], "reg_weight": [1e-2, 1e-3, 1e-4, 1e-5, 1e-6]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         size = self.params["embedding_size"]
-        if self.params["n_layers"] < 0:
-            raise ValueError(f"lightgcn.n_layers must be >= 0, got {self.params['n_layers']}")
         self.user_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_users, size)))
         self.item_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(self.n_items, size)))
         adjacency = inputs.user_item_adjacency()

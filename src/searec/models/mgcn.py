@@ -38,14 +38,27 @@ from searec.models.common import (
     require_modalities,
     sparse_tensor,
 )
+from searec.models.declaration import (
+    HyperParameter,
+    embedding_size,
+    knn_k,
+    layer_count,
+    reg_weight,
+    temperature,
+    train_features,
+)
 
 
 @register_model
 class MGCN(Recommender):
     name = "mgcn"
     uses_features = True
-    default_params = {"embedding_size": 64, "knn_k": 10, "n_layers": 1, "n_ui_layers": 2, "cl_weight": 0.01,
-                      "reg_weight": 1e-4, "tau": 0.2, "train_features": True}
+    hyperparameters = (embedding_size(), knn_k(), layer_count("n_layers", 1, "hops over the modality item graphs"),
+                       layer_count("n_ui_layers", 2, "LightGCN layers over the user-item graph"),
+                       HyperParameter("cl_weight", 0.01, "weight of the side-content InfoNCE", minimum=0.0),
+                       reg_weight(1e-4, "weight of the squared embedding penalty"),
+                       temperature("tau", 0.2, "InfoNCE temperature"), train_features())
+    reference_grid = {"cl_weight": [0.001, 0.01, 0.1]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)

@@ -29,9 +29,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.errors import ModelConfigError
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import FeatureTables, node_embedding_penalty, pairwise_bpr, resolve_modalities, sparse_tensor
+from searec.models.declaration import HyperParameter, embedding_size, layer_count, modality_roles, reg_weight
 
 
 class ModalityGCN(nn.Module):
@@ -60,14 +60,17 @@ class ModalityGCN(nn.Module):
 class MMGCN(Recommender):
     name = "mmgcn"
     uses_features = True
-    default_params = {"embedding_size": 64, "reg_weight": 1e-4, "n_layers": 3, "visual_latent_dim": 256,
-                      "visual": "auto", "textual": "auto"}
+    hyperparameters = (embedding_size(), reg_weight(1e-4, "weight of the ID and preference embedding penalty"),
+                       layer_count("n_layers", 3, "GCN layers per modality", minimum=1),
+                       HyperParameter("visual_latent_dim", 256, "width the visual modality is projected to first",
+                                      minimum=1),
+                       *modality_roles())
+    reference_grid = {"reg_weight": [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+                      "training.learning_rate": [1e-4, 5e-4, 1e-3, 5e-3, 1e-2]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if p["n_layers"] < 1:
-            raise ModelConfigError(f"mmgcn.n_layers must be >= 1, got {p['n_layers']}")
         self.visual, self.textual = resolve_modalities(inputs.features, p["visual"], p["textual"])
         self.modalities = (self.visual, self.textual)
         self.features = FeatureTables(inputs.features, self.modalities, trainable=False)

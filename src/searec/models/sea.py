@@ -31,10 +31,18 @@ from torch import nn
 from torch.nn import functional as F
 from torch.profiler import record_function
 
-from searec.errors import ModelConfigError
 from searec.models.backbone import GraphModalityEncoder, ModalityGraphModel
 from searec.models.base import ModelInputs, register_model
 from searec.models.common import GaussianVariationalNet, info_nce, pairwise_bpr
+from searec.models.declaration import (
+    HyperParameter,
+    embedding_size,
+    knn_k,
+    layer_count,
+    mm_image_weight,
+    modality_roles,
+    temperature,
+)
 
 
 class ModalityBranch(GraphModalityEncoder):
@@ -102,20 +110,31 @@ class ModalityBranch(GraphModalityEncoder):
 class SEA(ModalityGraphModel):
     name = "sea"
     uses_features = True
-    default_params = {
-        "embedding_size": 64, "split": "input", "distance": "club", "alpha": 0.012, "ureg": 0.006, "tau": 0.2,
-        "club_steps": 50, "club_learning_rate": 1e-4, "club_dim": 32, "club_hidden": 8,
-        "head_hidden": 64, "head_out": 32, "knn_k": 10, "mm_image_weight": 0.1,
-        "n_ui_layers": 2, "n_mm_layers": 1, "visual": "auto", "textual": "auto", "factored_projection": True,
-    }
+    hyperparameters = (
+        embedding_size(),
+        HyperParameter("split", "input", "where generic and unique parts are cut: input = released code (halves "
+                                         "of E_m), output = paper text (halves of Z_m)", choices=("input", "output")),
+        HyperParameter("distance", "club", "the distance D(G_m, Q_m): CLUB upper bound or -L2/2",
+                       choices=("club", "neg_l2")),
+        HyperParameter("alpha", 0.012, "weight of the Solosim InfoNCE between the generic parts", minimum=0.0),
+        HyperParameter("ureg", 0.006, "weight of the generic-unique distance", minimum=0.0),
+        temperature("tau", 0.2, "Solosim InfoNCE temperature"),
+        HyperParameter("club_steps", 50, "Adam steps of the CLUB variational net after each batch", minimum=0),
+        temperature("club_learning_rate", 1e-4, "learning rate of the CLUB variational net"),
+        HyperParameter("club_dim", 32, "width of the CLUB projections", minimum=1),
+        HyperParameter("club_hidden", 8, "hidden width of the CLUB variational net", minimum=1),
+        HyperParameter("head_hidden", 64, "hidden width of the Solosim heads", minimum=1),
+        HyperParameter("head_out", 32, "output width of the Solosim heads", minimum=1),
+        knn_k(), mm_image_weight(),
+        layer_count("n_ui_layers", 2, "propagation layers over the user-item graph"),
+        layer_count("n_mm_layers", 1, "hops over the frozen item graph"), *modality_roles(),
+        HyperParameter("factored_projection", True, "never form E_m: stack its linear consumers (exact shortcut)"))
+    # SEA.md: alpha and ureg were never published per dataset
+    reference_grid = {"alpha": [0.01, 0.05, 0.1, 0.5, 1.0], "ureg": [0.001, 0.006, 0.01, 0.1]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if p["split"] not in {"input", "output"}:
-            raise ModelConfigError(f"sea.split must be 'input' (released code) or 'output' (paper text), got {p['split']!r}")
-        if p["distance"] not in {"club", "neg_l2"}:
-            raise ModelConfigError(f"sea.distance must be 'club' or 'neg_l2', got {p['distance']!r}")
         self.build_backbone(inputs, lambda feature_dim: ModalityBranch(self.n_users, feature_dim, p))
         self.variational_net = GaussianVariationalNet(p["club_dim"], p["club_dim"], p["club_hidden"])
         self.variational_optimizer = torch.optim.Adam(self.variational_net.parameters(), lr=p["club_learning_rate"])

@@ -28,9 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from searec.errors import ModelConfigError
 from searec.models.base import ModelInputs, Recommender, register_model
 from searec.models.common import FeatureTables, combine_layers, info_nce, require_modalities, sparse_tensor
+from searec.models.declaration import HyperParameter, embedding_size, layer_count, temperature
 
 ID_VIEW = "id"
 
@@ -39,14 +39,19 @@ ID_VIEW = "id"
 class SLMRec(Recommender):
     name = "slmrec"
     uses_features = True
-    default_params = {"embedding_size": 64, "n_layers": 3, "temperature": 0.2, "ssl_temp": 0.2, "ssl_alpha": 0.1,
-                      "weight_decay": 1e-4}
+    hyperparameters = (
+        embedding_size(), layer_count("n_layers", 3, "LightGCN layers of each pass (ID, image, text)"),
+        temperature("temperature", 0.2, "temperature of the main user-item InfoNCE"),
+        temperature("ssl_temp", 0.2, "temperature of the cross-modal contrast"),
+        HyperParameter("ssl_alpha", 0.1, "weight of the cross-modal contrast", minimum=0.0),
+        HyperParameter("weight_decay", 1e-4, "L2 weight decay of the embeddings", minimum=0.0))
+    # BASELINES.md names an lr axis without values: those are ours
+    reference_grid = {"ssl_alpha": [0.01, 0.05, 0.1, 0.5, 1.0], "ssl_temp": [0.1, 0.2, 0.5, 1.0],
+                      "training.learning_rate": [1e-4, 1e-3, 1e-2]}
 
     def __init__(self, inputs: ModelInputs, params: Mapping[str, Any]) -> None:
         super().__init__(inputs, params)
         p = self.params
-        if p["temperature"] <= 0 or p["ssl_temp"] <= 0:
-            raise ModelConfigError("slmrec.temperature and slmrec.ssl_temp must be > 0")
         self.modalities = require_modalities(inputs.features, "slmrec")
         size = p["embedding_size"]
         self.features = FeatureTables(inputs.features, self.modalities, trainable=False)

@@ -6,8 +6,41 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from searec.models.base import ModelConfigError, coerce_like
+from searec.errors import ModelConfigError
+from searec.params import number_from_text
 from searec.training.evaluation import DEFAULT_TOPK, METRIC_NAMES, metric_key
+
+
+def coerce_like(default: Any, value: Any, key: str) -> Any:
+    """Convert ``value`` to the type of ``default`` (bool/int/float/str/list), or raise.
+
+    Numbers written as text ('1e-5', as PyYAML reads it) are accepted for numeric settings.
+    """
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        value = number_from_text(value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            return value.lower() == "true"
+        raise ModelConfigError(f"{key}: expected true/false, got {value!r}")
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ModelConfigError(f"{key}: expected an integer, got {value!r}")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ModelConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            raise ModelConfigError(f"{key}: expected a list, got {value!r}")
+        return list(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ModelConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ import yaml
 from searec.data.mmrec import FEATURE_SUFFIX, InteractionDataset
 from searec.errors import RunConflictError, TrainingDivergedError
 from searec.fileio import atomic_path, save_torch_atomic, write_json_atomic, write_text_atomic
+from searec.layout import RUN_CHECKPOINT, RUN_CONFIG, RUN_HISTORY, RUN_METRICS, RUN_MODEL, RUN_PER_USER_TEST
 from searec.models import ModelInputs, Recommender, get_model_class, resolve_params
 from searec.runtime import code_version, seed_everything, show_progress
 from searec.training.config import TrainingConfig
@@ -51,12 +52,12 @@ from searec.training.sampling import NegativeSampler
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.csv"
-METRICS = "metrics.json"
-PER_USER_TEST = "test_per_user.parquet"
-CONFIG = "config.yaml"
-MODEL = "model.pt"
+CHECKPOINT = RUN_CHECKPOINT
+HISTORY = RUN_HISTORY
+METRICS = RUN_METRICS
+PER_USER_TEST = RUN_PER_USER_TEST
+CONFIG = RUN_CONFIG
+MODEL = RUN_MODEL
 HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 

@@ -1,0 +1,49 @@
+"""The runs an experiment of params.yaml declares: datasets × models × variants × seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from searec.layout import DEFAULT_VARIANT, run_dir
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run an experiment declares: where it goes and the hyper-parameters its variant changes."""
+
+    dataset: str
+    model: str
+    seed: int
+    variant: str = DEFAULT_VARIANT
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def directory(self, root: Path = Path("runs")) -> Path:
+        return run_dir(self.dataset, self.model, self.seed, self.variant, root)
+
+
+def variant_directory(experiment: str, variant: str) -> str:
+    """The run-folder name of an experiment's variant (``ablation-no-club``); plain experiments use ``default``."""
+    return f"{experiment}-{variant}"
+
+
+def experiment_runs(params: Mapping[str, Any], experiment: str) -> list[PlannedRun]:
+    """Every run an experiment of ``params.yaml`` declares: datasets × models × variants × seeds.
+
+    An experiment without ``variants`` trains each model with its ``models:`` settings (folder
+    ``default``); with ``variants: {NAME: {param: value, ...}}`` (SEA's ablation, the sensitivity
+    sweeps) each variant's values override those settings, in folder ``<experiment>-<NAME>``.
+    An experiment's own ``seeds`` replace the global ``seeds``.
+    """
+    try:
+        spec = params["experiments"][experiment]
+        seeds = [int(s) for s in spec.get("seeds", params["seeds"])]
+        variants = spec.get("variants")
+        plans = [(DEFAULT_VARIANT, {})] if variants is None else [
+            (variant_directory(experiment, name), dict(values or {})) for name, values in variants.items()]
+        return [PlannedRun(d, m, s, variant, overrides) for d in spec["datasets"] for m in spec["models"]
+                for variant, overrides in plans for s in seeds]
+    except (KeyError, TypeError, AttributeError) as error:
+        raise KeyError(f"params: experiments.{experiment}.datasets / .models and seeds are required ({error})") from None

@@ -1,0 +1,447 @@
+"""The run plan: every job the pipeline runs, computed once, for Snakemake and for DVC.
+
+A job is one ``searec`` command with its inputs and outputs. Jobs come in stages (``download``,
+``train_grid``, ``aggregate``, ...): one Snakemake rule and one DVC stage each. A stage is
+written once, as templates over named fields (``data/mmrec/{dataset}``); each job of the stage
+fills the fields. From that one description:
+
+* Snakemake (``workflow/rules/plan.smk``) makes a rule per stage: output patterns are the
+  templates with the fields as wildcards, inputs and the command come from the job;
+* ``searec generate`` writes ``dvc.yaml``: a ``foreach`` stage over the jobs' fields, or one
+  stage per job where the jobs' dependency lists differ (the grid search's ``select``, the
+  tables); see :mod:`searec.generated`.
+
+Every path comes from :mod:`searec.layout` (and the feature file name from the code that
+writes it); every training command carries the run's settings as explicit ``--set`` options
+(:func:`searec.settings.configured_settings`), so both tools issue the same command line for the
+same run, and notice a changed value. Each job also depends on the source files it runs
+(:mod:`searec.codedeps`): a changed model file reruns that model's runs and what aggregates them.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from searec.codedeps import stage_sources
+from searec.experiments import experiment_runs
+from searec.features.common import configured_encoder, feature_path, feature_settings
+from searec.layout import (
+    DEFAULT_VARIANT,
+    RUN_CONFIG,
+    RUN_HISTORY,
+    RUN_METRICS,
+    RUN_MODEL,
+    RUN_OUTPUTS,
+    RUN_PER_USER_TEST,
+    graphs_dir,
+    grid_run_dir,
+    images_dir,
+    mmrec_dir,
+    processed_dir,
+    raw_dir,
+    run_dir,
+    selection_path,
+    table_prefix,
+)
+from searec.search import planned_grid_runs, search_seed
+from searec.settings import configured_settings
+
+PARAMS_FILE = "params.yaml"
+FEATURE_MODALITIES = ("text", "image")
+TABLE_FORMATS = ("csv", "md", "tex")
+FIGURE_FORMATS = ("png", "pdf")
+FIGURES_DIR = Path("results/figures")
+REPRESENTATION_MODEL = "sea"
+"""The model whose generic/unique item representations ``searec figures`` draws (SEA's Figure 5)."""
+SYNTH_OPTIONS = ("users", "items", "image_dim", "text_dim", "seed")
+"""The ``synthetic.<name>`` fields, passed to ``searec synth`` as its options of the same names."""
+TRAINING_THREADS = 1
+"""One intra-op thread per training run: parallel runs never oversubscribe the CPUs, and CPU
+results are bitwise equal only for equal thread counts."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """An output template and how DVC tracks it (``kind``: outs, metrics or plots)."""
+
+    path: str
+    cache: bool = True
+    persist: bool = False
+    kind: str = "outs"
+    plot_x: str | None = None
+    plot_y: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One command of a stage, with the fields its templates are filled with."""
+
+    key: str
+    fields: Mapping[str, str]
+    command: str
+    """The command line after the ``searec`` executable (each tool adds its own way to call it)."""
+    dvc_deps: tuple[str, ...]
+    snakemake_inputs: tuple[str, ...]
+    outputs: tuple[Output, ...]
+    snakemake_outputs: tuple[str, ...]
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A kind of job, written once as templates: ``{field}`` is filled per job.
+
+    ``dvc_deps`` and ``snakemake_inputs`` differ where DVC tracks a folder and Snakemake the
+    manifest written last inside it; a name in ``listed`` is a field whose value is a list
+    (the grid runs one ``select`` reads, the runs of a table), different per job.
+    """
+
+    name: str
+    doc: str
+    command: str
+    dvc_deps: tuple[str, ...]
+    outputs: tuple[Output, ...]
+    items: Mapping[str, Mapping[str, Any]]
+    snakemake_inputs: tuple[str, ...] | None = None
+    snakemake_outputs: tuple[str, ...] | None = None
+    params: tuple[str, ...] = ()
+    code: tuple[str, ...] = ()
+    threads: int = 1
+    log: str = ""
+    directory_output: bool = False
+    """Snakemake's outputs are folders (``directory()``), not files in them."""
+
+    def stage_name(self, key: str) -> str:
+        """DVC's name of one job written as its own stage (``aggregate-main``; the only job: the stage's name)."""
+        return f"{self.name}-{key}" if key else self.name
+
+    @property
+    def listed(self) -> set[str]:
+        return {name for item in self.items.values() for name, value in item.items() if isinstance(value, list)}
+
+    def _fill(self, templates: Sequence[str], fields: Mapping[str, Any]) -> tuple[str, ...]:
+        filled: list[str] = []
+        for template in templates:
+            name = template.strip("{}")
+            if template == f"{{{name}}}" and isinstance(fields.get(name), list):
+                filled += fields[name]
+            else:
+                filled.append(template.format(**fields))
+        return tuple(filled)
+
+    @cached_property
+    def jobs(self) -> dict[str, Job]:
+        jobs = {}
+        for key, fields in self.items.items():
+            outputs = tuple(Output(o.path.format(**fields), o.cache, o.persist, o.kind, o.plot_x, o.plot_y)
+                            for o in self.outputs)
+            jobs[key] = Job(
+                key=key, fields=fields, command=self.command.format(**fields),
+                dvc_deps=self._fill(self.dvc_deps, fields) + self.code,
+                snakemake_inputs=self._fill(self.snakemake_inputs or self.dvc_deps, fields) + self.code,
+                outputs=outputs,
+                snakemake_outputs=self._fill(self.snakemake_outputs or [o.path for o in self.outputs], fields),
+                params=self._fill(self.params, fields))
+        return jobs
+
+    def wildcards(self) -> list[str]:
+        """The fields in the Snakemake output patterns (the rule's wildcards)."""
+        import string
+
+        patterns = self.snakemake_outputs or [o.path for o in self.outputs]
+        names = [name for pattern in patterns for _, name, _, _ in string.Formatter().parse(pattern) if name]
+        return [name for name in dict.fromkeys(names) if name not in self.listed]
+
+    def job_for(self, wildcards: Mapping[str, str]) -> Job:
+        """The job whose fields match a Snakemake job's wildcards."""
+        names = self.wildcards()
+        wanted = tuple(str(wildcards[name]) for name in names)
+        for job in self.jobs.values():
+            if tuple(str(job.fields[name]) for name in names) == wanted:
+                return job
+        raise KeyError(f"{self.name}: no planned job for {dict(zip(names, wanted))}")
+
+
+def _key(*parts: Any) -> str:
+    return "-".join(str(part) for part in parts)
+
+
+def _quoted(path: Path | str) -> str:
+    return shlex.quote(str(path))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every stage of the pipeline for one params.yaml."""
+
+    params: Mapping[str, Any]
+
+    # ------------------------------------------------------------------ what the params declare
+    @cached_property
+    def registry_datasets(self) -> list[str]:
+        return sorted(self.params.get("datasets") or {})
+
+    @cached_property
+    def synthetic_datasets(self) -> list[str]:
+        return sorted(self.params.get("synthetic") or {})
+
+    @cached_property
+    def experiments(self) -> list[str]:
+        return sorted(self.params.get("experiments") or {})
+
+    @cached_property
+    def runs(self) -> dict[str, list[Any]]:
+        return {experiment: experiment_runs(self.params, experiment) for experiment in self.experiments}
+
+    @cached_property
+    def trained_datasets(self) -> list[str]:
+        return list(dict.fromkeys(run.dataset for runs in self.runs.values() for run in runs))
+
+    def feature_file(self, dataset: str, modality: str) -> str:
+        return str(feature_path(Path("data"), dataset, modality, configured_encoder(dict(self.params), modality)))
+
+    # ------------------------------------------------------------------------------- the stages
+    @cached_property
+    def stages(self) -> list[Stage]:
+        stages = [self._download(), self._preprocess(), self._images(), *self._features(), self._export(),
+                  self._synth(), self._graphs(), self._train_grid(), self._select(), self._train(),
+                  self._train_variant(), self._aggregate(), self._figures()]
+        return [stage for stage in stages if stage.items]
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(f"no stage {name!r} in the plan; stages: {[s.name for s in self.stages]}")
+
+    def _data_stage(self, name: str, doc: str, entry: str, command: str, **spec: Any) -> Stage:
+        items = {dataset: {"dataset": dataset} for dataset in self.registry_datasets}
+        return Stage(name=name, doc=doc, command=command + f" {{dataset}} --params {PARAMS_FILE}", items=items,
+                     code=tuple(stage_sources(entry)), log=f"logs/{name}/{{dataset}}.log", **spec)
+
+    def _download(self) -> Stage:
+        return self._data_stage(
+            "download", "Fetch and verify a registered dataset's files (partial files resume).",
+            "searec.commands.data:cmd_download", "data download", dvc_deps=(),
+            outputs=(Output(str(raw_dir("{dataset}")), persist=True),),
+            snakemake_outputs=(str(raw_dir("{dataset}") / "manifest.json"),),
+            params=("datasets.{dataset}", "download"))
+
+    def _preprocess(self) -> Stage:
+        return self._data_stage(
+            "preprocess", "k-core, dense ids, seeded split and item text: the processed tables.",
+            "searec.commands.data:cmd_preprocess", "data preprocess", dvc_deps=(str(raw_dir("{dataset}")),),
+            snakemake_inputs=(str(raw_dir("{dataset}") / "manifest.json"),),
+            outputs=(Output(str(processed_dir("{dataset}"))),),
+            snakemake_outputs=tuple(str(processed_dir("{dataset}") / name) for name in
+                                    ("manifest.json", "interactions.parquet", "items.parquet", "users.parquet")),
+            params=("preprocess",))
+
+    def _images(self) -> Stage:
+        return self._data_stage(
+            "images", "Every item's product image, cached by URL, with a manifest of outcomes.",
+            "searec.commands.data:cmd_images", "data images",
+            dvc_deps=(str(raw_dir("{dataset}")), str(processed_dir("{dataset}") / "items.parquet")),
+            snakemake_inputs=(str(raw_dir("{dataset}") / "manifest.json"),
+                              str(processed_dir("{dataset}") / "items.parquet")),
+            outputs=(Output(str(images_dir("{dataset}")), persist=True),),
+            snakemake_outputs=(str(images_dir("{dataset}") / "manifest.json"),), params=("images",))
+
+    def _features(self) -> list[Stage]:
+        inputs = {"text": (str(processed_dir("{dataset}") / "items.parquet"),),
+                  "image": (str(raw_dir("{dataset}")), str(processed_dir("{dataset}") / "items.parquet"),
+                            str(images_dir("{dataset}") / "manifest.json"))}
+        stages = []
+        for modality in FEATURE_MODALITIES:
+            matrix = self.feature_file("{dataset}", modality)
+            snakemake_inputs = tuple(str(raw_dir("{dataset}") / "manifest.json") if path == str(raw_dir("{dataset}"))
+                                     else path for path in inputs[modality])
+            stages.append(self._data_stage(
+                f"features_{modality}", f"Item {modality} features through the configured encoder.",
+                f"searec.commands.features:cmd_features_{modality}", f"features {modality}",
+                dvc_deps=inputs[modality], snakemake_inputs=snakemake_inputs,
+                outputs=(Output(matrix), Output(matrix.removesuffix(".npy") + ".json", cache=False)),
+                params=(f"features.{modality}",),
+                threads=int(feature_settings(dict(self.params), modality)["threads"])))
+        return stages
+
+    def _export(self) -> Stage:
+        modalities = ",".join(FEATURE_MODALITIES)
+        return self._data_stage(
+            "export_mmrec", "The MMRec folder models train on (MMRec and the released SEA code read it too).",
+            "searec.commands.data:cmd_export_mmrec", f"data export-mmrec --with-features {modalities}",
+            dvc_deps=(str(processed_dir("{dataset}")), *(self.feature_file("{dataset}", m) for m in FEATURE_MODALITIES)),
+            snakemake_inputs=(str(processed_dir("{dataset}") / "manifest.json"),
+                              *(self.feature_file("{dataset}", m) for m in FEATURE_MODALITIES)),
+            outputs=(Output(str(mmrec_dir("{dataset}"))),), directory_output=True)
+
+    def _synth(self) -> Stage:
+        items = {}
+        for name, spec in (self.params.get("synthetic") or {}).items():
+            options = "".join(f" --{key.replace('_', '-')} {spec[key]}" for key in SYNTH_OPTIONS if key in spec)
+            items[name] = {"dataset": name, "options": options}
+        return Stage(name="synth", doc="A planted synthetic MMRec folder.", items=items,
+                     command=f"synth --out {mmrec_dir('{dataset}')}{{options}}", dvc_deps=(),
+                     outputs=(Output(str(mmrec_dir("{dataset}"))),), params=("synthetic.{dataset}",),
+                     code=tuple(stage_sources("searec.commands.data:cmd_synth")), log="logs/synth/{dataset}.log",
+                     directory_output=True)
+
+    def _graphs(self) -> Stage:
+        return Stage(
+            name="graphs", doc="User-item, item-item kNN and user-user graphs of one MMRec folder.",
+            items={dataset: {"dataset": dataset} for dataset in self.trained_datasets},
+            command=f"graphs {{dataset}} --params {PARAMS_FILE}", dvc_deps=(str(mmrec_dir("{dataset}")),),
+            outputs=(Output(str(graphs_dir("{dataset}"))),),
+            snakemake_outputs=(str(graphs_dir("{dataset}") / "manifest.json"),), params=("graphs",),
+            code=tuple(stage_sources("searec.commands.graphs:cmd_graphs")), log="logs/graphs/{dataset}.log")
+
+    # ----------------------------------------------------------------------------- training
+    @cached_property
+    def training_code(self) -> tuple[str, ...]:
+        """The code every training runs: the trainer and everything the models share (not the model files).
+
+        Each run adds its own model's file (``{model_file}``), so an edit of one model reruns only
+        its runs; an edit of a module several models import reruns them all.
+        """
+        from searec.params import params_schema
+
+        models = sorted(params_schema()["properties"]["models"]["properties"])
+        model_files = {f"src/searec/models/{model}.py" for model in models}
+        shared = stage_sources("searec.commands.training:cmd_train", [f"searec.models.{m}" for m in models])
+        return tuple(path for path in shared if path not in model_files)
+
+    def _training_stage(self, name: str, doc: str, items: dict[str, dict[str, Any]], directory: str,
+                        selected: bool) -> Stage:
+        command = (f"train --data {mmrec_dir('{dataset}')} --model {{model}} --seed {{seed}} --out {directory} "
+                   f"--graph-cache {graphs_dir('{dataset}')} --threads {TRAINING_THREADS}"
+                   + (" --selected {selection}" if selected else "") + "{settings}")
+        deps = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}")), *(("{selection}",) if selected else ()),
+                "{model_file}")
+        inputs = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}") / "manifest.json"),
+                  *(("{selection}",) if selected else ()), "{model_file}")
+        metric = str((self.params.get("training") or {}).get("valid_metric", "recall@20"))
+        tracked = {RUN_MODEL: Output(f"{directory}/{RUN_MODEL}")}
+        for file in (RUN_CONFIG, RUN_PER_USER_TEST):
+            tracked[file] = Output(f"{directory}/{file}", cache=False)
+        main = name != "train_grid"  # the runs tables are made of: DVC metrics and plots
+        tracked[RUN_METRICS] = Output(f"{directory}/{RUN_METRICS}", cache=False, kind="metrics" if main else "outs")
+        tracked[RUN_HISTORY] = Output(f"{directory}/{RUN_HISTORY}", cache=False, kind="plots" if main else "outs",
+                                      plot_x="epoch" if main else None, plot_y=f"valid_{metric}" if main else None)
+        return Stage(name=name, doc=doc, items=items, command=command, dvc_deps=deps, snakemake_inputs=inputs,
+                     outputs=tuple(tracked[file] for file in RUN_OUTPUTS), code=self.training_code,
+                     threads=TRAINING_THREADS, log=f"logs/{name}/{{dataset}}/{{model}}/{{folder}}/seed-{{seed}}.log")
+
+    def _settings(self, model: str, variant: tuple[str, str] | None = None,
+                  point: Mapping[str, Any] | None = None) -> str:
+        options = configured_settings(self.params, model, variant, point).set_options()
+        return "".join(f" {option}" for option in options)
+
+    def _train_grid(self) -> Stage:
+        items = {}
+        for run in planned_grid_runs(self.params):
+            items[run.key] = {"dataset": run.dataset, "model": run.model, "folder": run.point.name,
+                              "seed": str(run.seed), "model_file": f"src/searec/models/{run.model}.py",
+                              "settings": self._settings(run.model, point=run.point.values)}
+        directory = str(grid_run_dir("{dataset}", "{model}", "{folder}", "{seed}"))
+        return self._training_stage("train_grid", "Train one point of a model's grid at the search seed.",
+                                    items, directory, selected=False)
+
+    def _select(self) -> Stage:
+        items: dict[str, dict[str, Any]] = {}
+        for run in planned_grid_runs(self.params):
+            item = items.setdefault(_key(run.dataset, run.model), {"dataset": run.dataset, "model": run.model,
+                                                                   "grid_metrics": []})
+            item["grid_metrics"].append(str(run.directory() / RUN_METRICS))
+        return Stage(
+            name="select", doc="The grid point with the best validation metric (never the test split).",
+            items=items, command=f"select --dataset {{dataset}} --model {{model}} --params {PARAMS_FILE} "
+                                 f"--out {selection_path('{dataset}', '{model}')}",
+            dvc_deps=("{grid_metrics}",), outputs=(Output(str(selection_path("{dataset}", "{model}")), cache=False),),
+            params=("grids", "experiments.main.search", "training.valid_metric"),
+            code=tuple(stage_sources("searec.commands.training:cmd_select")), log="logs/select/{dataset}/{model}.log")
+
+    def _train(self) -> Stage:
+        """The searched experiment's runs: the point ``select`` chose, every seed (the grid run reused at its seed)."""
+        items = {}
+        searched = search_seed(self.params) is not None
+        for run in self.runs.get("main", []) if searched else []:
+            items[_key(run.dataset, run.model, run.seed)] = {
+                "dataset": run.dataset, "model": run.model, "folder": run.variant, "seed": str(run.seed),
+                "selection": str(selection_path(run.dataset, run.model)),
+                "model_file": f"src/searec/models/{run.model}.py", "settings": self._settings(run.model)}
+        directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
+        return self._training_stage("train", "Train the selected grid point of one model with one seed.",
+                                    items, directory, selected=True)
+
+    def _train_variant(self) -> Stage:
+        """Runs of the experiments that do not search: their variants (SEA's ablation, the sweeps) over models.<m>."""
+        items = {}
+        for experiment, runs in self.runs.items():
+            for run in runs:
+                if experiment == "main" and search_seed(self.params) is not None:
+                    continue
+                variant = (experiment, run.variant.removeprefix(f"{experiment}-")) if run.variant != DEFAULT_VARIANT \
+                    else None
+                items[_key(run.dataset, run.model, run.variant, run.seed)] = {
+                    "dataset": run.dataset, "model": run.model, "folder": run.variant, "seed": str(run.seed),
+                    "model_file": f"src/searec/models/{run.model}.py",
+                    "settings": self._settings(run.model, variant=variant)}
+        directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
+        return self._training_stage("train_variant", "Train one variant of an experiment with one seed.",
+                                    items, directory, selected=False)
+
+    # --------------------------------------------------------------------------------- report
+    def _aggregate(self) -> Stage:
+        items = {}
+        for experiment, runs in self.runs.items():
+            files = [str(run.directory() / name) for run in runs for name in (RUN_METRICS, RUN_PER_USER_TEST)]
+            items[experiment] = {"experiment": experiment, "run_files": files}
+        prefix = str(table_prefix("{experiment}"))
+        return Stage(
+            name="aggregate", doc="Mean ± std over seeds of an experiment's runs; SEA against the best baseline.",
+            items=items, command=f"aggregate --out {prefix} --experiment {{experiment}} --params {PARAMS_FILE}",
+            dvc_deps=("{run_files}",), outputs=tuple(Output(f"{prefix}.{ext}", cache=False) for ext in TABLE_FORMATS),
+            params=("experiments.{experiment}", "seeds"),
+            code=tuple(stage_sources("searec.commands.report:cmd_aggregate")), log="logs/aggregate/{experiment}.log")
+
+    @cached_property
+    def figures(self) -> list[tuple[str, str, str | None]]:
+        """``(name, kind, dataset)`` of every figure ``searec figures`` draws for these params."""
+        main = self.runs.get("main", [])
+        figures: list[tuple[str, str, str | None]] = [
+            (f"training-{d}", "training", d) for d in dict.fromkeys(run.dataset for run in main)]
+        figures += [(name, name, None) for name in ("ablation", "sensitivity") if name in self.runs]
+        figures += [(f"representations-{d}", "representations", d)
+                    for d in dict.fromkeys(run.dataset for run in main if run.model == REPRESENTATION_MODEL)]
+        return figures
+
+    def _figures(self) -> Stage:
+        main = self.runs.get("main", [])
+        inputs = [str(run.directory() / RUN_METRICS) for run in main]
+        inputs += [f"{table_prefix(experiment)}.csv" for experiment in self.experiments]
+        represented = [dataset for _, kind, dataset in self.figures if kind == "representations"]
+        graphs = [str(graphs_dir(dataset)) for dataset in represented]
+        outputs = [str(FIGURES_DIR / f"{name}.{ext}") for name, _, _ in self.figures for ext in FIGURE_FORMATS]
+        items = {"": {"inputs": inputs + graphs, "snakemake_inputs": inputs + [f"{g}/manifest.json" for g in graphs],
+                         "outputs": outputs}} if self.figures else {}
+        return Stage(
+            name="figures", doc="Training curves, ablation bars, sensitivity lines, SEA's representations.",
+            items=items, command=f"figures --out {FIGURES_DIR} --params {PARAMS_FILE}", dvc_deps=("{inputs}",),
+            snakemake_inputs=("{snakemake_inputs}",), outputs=(Output(str(FIGURES_DIR), cache=False),),
+            snakemake_outputs=("{outputs}",), params=("experiments", "seeds"),
+            code=tuple(stage_sources("searec.commands.report:cmd_figures")), log="logs/figures.log")
+
+    # ------------------------------------------------------------------------------ the targets
+    def final_targets(self) -> list[str]:
+        """What `snakemake` builds by default: every table and figure, the images, the synthetic folders."""
+        targets = [f"{table_prefix(e)}.{ext}" for e in self.experiments for ext in TABLE_FORMATS]
+        targets += [str(FIGURES_DIR / f"{name}.{ext}") for name, _, _ in self.figures for ext in FIGURE_FORMATS]
+        targets += [str(images_dir(d) / "manifest.json") for d in self.registry_datasets if d in self.trained_datasets]
+        targets += [str(mmrec_dir(d)) for d in self.synthetic_datasets]  # dvc repro builds every declared stage too
+        return targets
+
