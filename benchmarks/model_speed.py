@@ -66,9 +66,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "searec-bench")
     parser.add_argument("--shape", choices=("baby", "clothing"), default="baby")
     args = parser.parse_args()
-    from searec.models import MODEL_REGISTRY
+    from searec.models import model_names
 
-    names = sorted(MODEL_REGISTRY) if args.models == "all" else args.models.split(",")
+    names = model_names() if args.models == "all" else args.models.split(",")
     folder = baby_shaped_folder(args.work, image_dim=4096, text_dim=384, shape=args.shape)
     graphs = write_graphs(folder)
     print(f"data: {folder} (graphs {graphs}); {args.epochs} epochs, {args.threads} threads, batch from params.yaml")

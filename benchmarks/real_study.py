@@ -40,8 +40,8 @@ from typing import Any
 
 import yaml
 
-from searec.params import model_settings
-from searec.search import split_training_keys
+from searec.params import reference_grid
+from searec.settings import configured_settings, split_training_keys
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HEADLINE = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -104,7 +104,7 @@ def parse_grid_overrides(texts: list[str]) -> dict[str, dict[str, list[Any]]]:
 def training_settings(params: dict[str, Any], texts: list[str], models: list[str]) -> dict[str, dict[str, Any]]:
     """Each model's training settings: the params file's (with ``models.<m>.training``), then
     ``--set [MODEL:]KEY=VALUE`` in order; always on the CPU."""
-    per_model = {model: model_settings(params, model)[1] | {"device": "cpu"} for model in models}
+    per_model = {model: configured_settings(params, model).training | {"device": "cpu"} for model in models}
     for text in texts:
         head, _, value = text.partition("=")
         target, _, key = head.rpartition(":")
@@ -190,12 +190,14 @@ class Study:
         per = set(self.args.per.split(",")) if self.args.per else set()
         groups = []
         for model in self.models:
-            grid = {k: list(v) for k, v in self.params["grids"].get(model, {}).items()} | overrides.get(model, {})
+            declared = (self.params.get("grids") or {}).get(model)
+            grid = {k: list(v) for k, v in (reference_grid(model) if declared is None else declared).items()}
+            grid |= overrides.get(model, {})
             fixed_axes = {k: v for k, v in grid.items() if k in per}
             searched = {k: v for k, v in grid.items() if k not in per}
             keys = sorted(fixed_axes)
             for values in itertools.product(*(fixed_axes[k] for k in keys)):
-                base = model_settings(self.params, model)[0]
+                base = configured_settings(self.params, model).model
                 groups.append(Group(model, dict(zip(keys, values)), searched, base))
         return groups
 

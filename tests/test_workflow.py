@@ -250,3 +250,60 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     for stage in ("aggregate-main", "train@toy-sea-1", "select-toy-sea", "train_grid@toy-sea-default",
                   "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
         assert stage in lineage, stage
+    _code_edits_rerun_exactly_what_depends_on_them(with_snakemake, with_dvc)
+
+
+def _snakemake_planned(workspace: Path) -> set[tuple[str, str]]:
+    """(rule, job key) of every job a dry run plans, the job found in the plan by its first output."""
+    from searec.plan import Plan
+
+    plan = Plan(TINY_PARAMS)
+    by_output = {(stage.name, job.snakemake_outputs[0]): key for stage in plan.stages for key, job in stage.jobs.items()}
+    dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1"], workspace)
+    planned = set()
+    for rule, outputs in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    output: ([^\n]+)", dry, flags=re.MULTILINE):
+        if rule != "all":
+            planned.add((rule, by_output[(rule, outputs.split(", ")[0])]))
+    return planned
+
+
+def _dvc_changed(workspace: Path) -> set[str]:
+    return set(json.loads(_run([sys.executable, "-m", "dvc", "status", "--json"], workspace) or "{}"))
+
+
+def _code_edits_rerun_exactly_what_depends_on_them(with_snakemake: Path, with_dvc: Path) -> None:
+    """Code is an input: after an edit of one source file, each tool plans exactly the jobs that run it.
+
+    DVC's status names the stages whose own dependencies changed; Snakemake's dry run adds what
+    consumes their outputs (the selections, the tables, the figures). Each edit is undone, with
+    its modification time, before the next.
+    """
+    assert _snakemake_planned(with_snakemake) == set() and _dvc_changed(with_dvc) == set()  # up to date
+    sea_runs = {("train_grid", "sample-sea-default"), ("train_grid", "toy-sea-default"),
+                *{("train", f"{d}-sea-{s}") for d in ("sample", "toy") for s in (0, 1)},
+                *{("train_variant", f"toy-sea-{v}-1") for v in ("ablation-full", "ablation-no-club",
+                                                                "sensitivity-alpha-1.0")}}
+    all_runs = sea_runs | {("train_grid", f"{d}-bpr-training.learning_rate={lr}") for d in ("sample", "toy")
+                           for lr in (0.01, 0.05)} | {("train_grid", f"{d}-lightgcn-default") for d in ("sample", "toy")} \
+        | {("train", f"{d}-{m}-{s}") for d in ("sample", "toy") for m in ("bpr", "lightgcn") for s in (0, 1)}
+    tables = {("aggregate", e) for e in ("main", "ablation", "sensitivity")}
+    figures = {("figures", "")}
+    selections = lambda models: {("select", f"{d}-{m}") for d in ("sample", "toy") for m in models}  # noqa: E731
+    dvc_names = {"aggregate": "aggregate-{}", "select": "select-{}", "figures": "figures"}
+    for edited, direct, downstream in (
+            ("src/searec/models/sea.py", sea_runs | figures, selections(["sea"]) | tables),  # the figure rebuilds SEA
+            ("src/searec/training/sampling.py", all_runs, selections(["bpr", "lightgcn", "sea"]) | tables | figures),
+            ("src/searec/report/tables.py", tables, figures)):
+        for workspace in (with_snakemake, with_dvc):
+            path = workspace / edited
+            before, stat = path.read_text(), path.stat()
+            path.write_text(before + "\n# an edit\n")
+        try:
+            assert _snakemake_planned(with_snakemake) == direct | downstream, edited
+            expected = {dvc_names.get(rule, rule + "@{}").format(key) for rule, key in direct}
+            assert _dvc_changed(with_dvc) == expected, edited
+        finally:
+            for workspace in (with_snakemake, with_dvc):
+                path = workspace / edited
+                path.write_text(before)
+                os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))

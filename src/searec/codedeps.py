@@ -142,3 +142,31 @@ def _package_data(module: str) -> tuple[str, ...]:
                 raise ValueError(f"{path}: PACKAGE_DATA names {missing}, which are not in the package")
             return tuple(value)
     return ()
+
+
+TRAINING_ENTRY = "searec.commands.training:cmd_train"
+
+
+def training_sources(model: str) -> list[str]:
+    """The code one training of ``model`` runs: the training command and the model's own file."""
+    return stage_sources(TRAINING_ENTRY, [f"{PACKAGE}.models.{model}"])
+
+
+def source_hashes(paths: Iterable[str]) -> dict[str, str]:
+    """``{repository path: sha256 of the installed file}`` of source paths (``src/searec/...``): what ran.
+
+    A folder (package data such as the sample catalog) hashes its files in name order.
+    """
+    import hashlib
+
+    root = _package_dir()
+    hashes = {}
+    for path in paths:
+        local = root / Path(path).relative_to(SOURCE_ROOT)
+        digest = hashlib.sha256()
+        for file in sorted(local.rglob("*")) if local.is_dir() else [local]:
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(local)).encode() if local.is_dir() else b"")
+                digest.update(file.read_bytes())
+        hashes[path] = digest.hexdigest()
+    return hashes

@@ -122,7 +122,7 @@ def dvc_document(params: dict[str, Any]) -> dict[str, Any]:
             if job.params:
                 body["params"] = list(job.params)
             body |= _dvc_outputs(job.outputs, str)
-            stages[stage.stage_name(key)] = body
+            stages[stage.dvc_name(key)] = body
     return {"stages": stages}
 
 

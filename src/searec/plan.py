@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from searec.codedeps import stage_sources
+from searec.codedeps import stage_sources, training_sources
 from searec.experiments import experiment_runs
 from searec.features.common import configured_encoder, feature_path, feature_settings
 from searec.layout import (
@@ -116,8 +116,11 @@ class Stage:
     directory_output: bool = False
     """Snakemake's outputs are folders (``directory()``), not files in them."""
 
-    def stage_name(self, key: str) -> str:
-        """DVC's name of one job written as its own stage (``aggregate-main``; the only job: the stage's name)."""
+    def dvc_name(self, key: str) -> str:
+        """DVC's name of a job: ``stage@key`` in a foreach stage; ``stage-key`` where the jobs read lists of
+        files of different lengths and are written one stage each (a lone job: the stage's name)."""
+        if not self.listed:
+            return f"{self.name}@{key}"
         return f"{self.name}-{key}" if key else self.name
 
     @property
@@ -312,7 +315,7 @@ class Plan:
 
         models = sorted(params_schema()["properties"]["models"]["properties"])
         model_files = {f"src/searec/models/{model}.py" for model in models}
-        shared = stage_sources("searec.commands.training:cmd_train", [f"searec.models.{m}" for m in models])
+        shared = sorted({path for model in models for path in training_sources(model)})
         return tuple(path for path in shared if path not in model_files)
 
     def _training_stage(self, name: str, doc: str, items: dict[str, dict[str, Any]], directory: str,

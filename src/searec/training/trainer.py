@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import yaml
 
+from searec.codedeps import source_hashes, training_sources
 from searec.data.mmrec import FEATURE_SUFFIX, InteractionDataset
 from searec.errors import RunConflictError, TrainingDivergedError
 from searec.fileio import atomic_path, save_torch_atomic, write_json_atomic, write_text_atomic
@@ -370,6 +371,7 @@ class Trainer:
             "params": self.spec.params | {"training": self.config.to_dict()},
             "inputs": self.spec.inputs,
             "code_version": code_version(),
+            "code": source_hashes(training_sources(self.spec.model)),  # the files this run ran, by content
             "device": str(self.device),
         } | self.annotations
         write_per_user(self.run_dir / PER_USER_TEST, test)
