@@ -18,7 +18,7 @@ from searec.models import model_names
 from searec.profile import available_profiles, current_profile, profile_text, use_profile
 from searec.search import model_grid, planned_grid_runs
 from tests.conftest import PROJECT_ROOT
-from tests.test_workflow import _env, copy_workflow
+from tests.test_workflow import _env, copy_workflow, dvc_commands, snakemake_commands
 
 
 def test_the_repository_params_file_is_the_quick_profile() -> None:
@@ -85,3 +85,5 @@ def test_both_tools_plan_the_paper_profile(tmp_path: Path) -> None:
     names = stages.stdout.split()
     assert {"download@baby", "download@sports", "download@clothing", "select-clothing-sea"} <= set(names)
     assert sum(name.startswith("train_grid@") for name in names) == 708
+    commands = snakemake_commands(tmp_path)
+    assert len(commands) == len(names) and commands == dvc_commands(tmp_path)  # the same command for every job

@@ -99,6 +99,20 @@ def _dvc_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
     return jobs, outputs
 
 
+def snakemake_commands(cwd: Path) -> list[str]:
+    """The `searec ...` command line of every job of a forced dry run (interpreter and log redirection cut)."""
+    dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--printshellcmds", "--cores", "1"], cwd)
+    commands = [line.removeprefix("Shell command: ") for line in dry.splitlines()
+                if line.startswith("Shell command: ") and line != "Shell command: None"]  # None: rule all
+    assert commands and all(re.match(r"^\S+python\S* -m searec ", command) for command in commands), commands[:3]
+    return sorted(re.sub(r" 2> \S+$", "", re.sub(r"^\S+ -m searec ", "searec ", command)) for command in commands)
+
+
+def dvc_commands(cwd: Path) -> list[str]:
+    code = "import json; from dvc.repo import Repo\nprint(json.dumps([s.cmd for s in Repo('.').index.stages]))"
+    return sorted(json.loads(_run([sys.executable, "-c", code], cwd)))
+
+
 def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -> None:
     copy_workflow(tmp_path, WORKFLOW_FILES + ("params.yaml",))
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], tmp_path)
@@ -121,6 +135,8 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
     main = params["experiments"]["main"]
     assert dvc_jobs["select"] == len(main["datasets"]) * len(main["models"])
     assert dvc_jobs["train_grid"] == len(main["datasets"]) * sum(len(model_grid(params, m)) for m in main["models"])
+    # one resolver: for every job, both tools issue the identical searec command line
+    assert snakemake_commands(tmp_path) == dvc_commands(tmp_path)
 
 
 def test_dvc_params_diff_shows_what_changed_since_the_commit(tmp_path: Path) -> None:

@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("name", nargs="?", help="a model: show its declared hyper-parameters and reference grid")
     models.set_defaults(func=handler("project:cmd_models"))
 
+    datasets = sub.add_parser("datasets", help="list the release formats and the registered datasets")
+    datasets.add_argument("--params", type=Path, default=Path("params.yaml"))
+    datasets.set_defaults(func=handler("project:cmd_datasets"))
+
     generate = sub.add_parser("generate", help="rewrite the generated files (dvc.yaml, the params schema's models)")
     generate.add_argument("--params", type=Path, default=Path("params.yaml"))
     generate.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale, writing nothing")

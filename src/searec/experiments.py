@@ -29,6 +29,16 @@ def variant_directory(experiment: str, variant: str) -> str:
     return f"{experiment}-{variant}"
 
 
+def experiment_models(spec: Mapping[str, Any]) -> list[str]:
+    """An experiment's ``models``; without the key, every declared model (``searec models``), so a new
+    model file joins the experiments that do not name their models."""
+    if "models" in spec:
+        return list(spec["models"])
+    from searec.params import params_schema
+
+    return sorted(params_schema()["properties"]["models"]["properties"])
+
+
 def experiment_runs(params: Mapping[str, Any], experiment: str) -> list[PlannedRun]:
     """Every run an experiment of ``params.yaml`` declares: datasets × models × variants × seeds.
 
@@ -43,7 +53,7 @@ def experiment_runs(params: Mapping[str, Any], experiment: str) -> list[PlannedR
         variants = spec.get("variants")
         plans = [(DEFAULT_VARIANT, {})] if variants is None else [
             (variant_directory(experiment, name), dict(values or {})) for name, values in variants.items()]
-        return [PlannedRun(d, m, s, variant, overrides) for d in spec["datasets"] for m in spec["models"]
+        return [PlannedRun(d, m, s, variant, overrides) for d in spec["datasets"] for m in experiment_models(spec)
                 for variant, overrides in plans for s in seeds]
     except (KeyError, TypeError, AttributeError) as error:
-        raise KeyError(f"params: experiments.{experiment}.datasets / .models and seeds are required ({error})") from None
+        raise KeyError(f"params: experiments.{experiment}.datasets and seeds are required ({error})") from None

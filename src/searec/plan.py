@@ -49,6 +49,7 @@ from searec.layout import (
     table_prefix,
 )
 from searec.search import planned_grid_runs, search_seed
+from searec.sections import section
 from searec.settings import configured_settings
 
 PARAMS_FILE = "params.yaml"
@@ -327,7 +328,7 @@ class Plan:
                 "{model_file}")
         inputs = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}") / "manifest.json"),
                   *(("{selection}",) if selected else ()), "{model_file}")
-        metric = str((self.params.get("training") or {}).get("valid_metric", "recall@20"))
+        metric = section(self.params, "training")["valid_metric"]
         tracked = {RUN_MODEL: Output(f"{directory}/{RUN_MODEL}")}
         for file in (RUN_CONFIG, RUN_PER_USER_TEST):
             tracked[file] = Output(f"{directory}/{file}", cache=False)

@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from searec.errors import SearecError
+from searec.experiments import experiment_models
 from searec.layout import grid_run_dir
 from searec.params import number_from_text, reference_grid
+from searec.sections import section
 from searec.settings import split_training_keys  # noqa: F401  (re-exported: grid axes may be training.<key>)
 
 SEARCHING_EXPERIMENT = "main"
@@ -127,7 +129,7 @@ def planned_grid_runs(params: Mapping[str, Any]) -> list[GridRun]:
     if seed is None:
         return []
     spec = params["experiments"][SEARCHING_EXPERIMENT]
-    return [GridRun(dataset, model, point, seed) for dataset in spec["datasets"] for model in spec["models"]
+    return [GridRun(dataset, model, point, seed) for dataset in spec["datasets"] for model in experiment_models(spec)
             for point in model_grid(params, model)]
 
 
@@ -141,7 +143,7 @@ def select(params: Mapping[str, Any], dataset: str, model: str, root: Path = Pat
     seed = search_seed(params)
     if seed is None:
         raise SearchError(f"params: experiments.{SEARCHING_EXPERIMENT}.search is not set; nothing to select")
-    metric = (params.get("training") or {}).get("valid_metric", "recall@20")
+    metric = section(params, "training")["valid_metric"]
     candidates, missing = [], []
     for point in model_grid(params, model):
         run = GridRun(dataset, model, point, seed)

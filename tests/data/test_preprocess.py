@@ -24,7 +24,7 @@ from searec.data.preprocess import (
 )
 from searec.data.registry import dataset_entry
 from searec.data.split import TEST, TRAIN, VALID
-from searec.errors import DatasetError
+from searec.errors import DatasetError, ParamsError
 
 
 def frame_of(pairs: list[tuple[int, int]]) -> pd.DataFrame:
@@ -68,10 +68,12 @@ def test_temporal_split_orders_time() -> None:
 
 
 def test_preprocess_settings_are_validated() -> None:
-    with pytest.raises(DatasetError, match="unknown settings"):
+    with pytest.raises(ParamsError, match=r"unknown setting\(s\) \['kcore'\]; known: k_core"):
         PreprocessConfig.from_mapping({"kcore": 5})
-    with pytest.raises(DatasetError, match="split"):
+    with pytest.raises(ParamsError, match="preprocess.split: expected one of per_user | temporal"):
         PreprocessConfig.from_mapping({"split": "random"})
+    with pytest.raises(ParamsError, match=r"preprocess.temporal_fractions\[1\]: 1.5 is out of range"):
+        PreprocessConfig.from_mapping({"temporal_fractions": [0.5, 1.5]})
     with pytest.raises(DatasetError, match="k_core >= 3"):
         PreprocessConfig.from_mapping({"k_core": 2})
 

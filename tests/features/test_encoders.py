@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from searec.errors import ParamsError
 from searec.features.common import FeatureError, feature_settings, impute_missing_rows
 from searec.features.image import amazon_cnn_features, encode_item_images, load_image_encoder
 from searec.features.text import encode_item_texts, resolve_text_encoder
@@ -105,7 +106,7 @@ def test_imputation_and_settings_errors() -> None:
     assert matrix[1].tolist() == [2.0, 3.0]
     with pytest.raises(FeatureError, match="no item has an input"):
         impute_missing_rows(matrix, np.zeros(3, dtype=bool), "demo")
-    with pytest.raises(FeatureError, match="unknown settings"):
+    with pytest.raises(ParamsError, match=r"features.text: unknown setting\(s\) \['model'\]; known: encoder"):
         feature_settings({"features": {"text": {"model": "x"}}}, "text")
 
 

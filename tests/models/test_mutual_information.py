@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from searec.models.common import GaussianVariationalNet, info_nce
+from searec.models.losses import GaussianVariationalNet, info_nce
 
 DIM = 4
 

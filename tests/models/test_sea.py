@@ -7,7 +7,7 @@ import torch
 from searec.data.mmrec import load_mmrec_folder
 from searec.errors import ModelConfigError
 from searec.models import ModelInputs
-from searec.models.common import resolve_modalities
+from searec.models.layers import resolve_modalities
 from searec.models.sea import SEA
 from searec.training.config import TrainingConfig
 from searec.training.trainer import train_run

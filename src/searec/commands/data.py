@@ -13,6 +13,7 @@ from pathlib import Path
 
 from searec.commands.common import CliError
 from searec.commands.datasets import data_params, dataset_entry
+from searec.sections import section
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -20,10 +21,9 @@ def cmd_download(args: argparse.Namespace) -> int:
     from searec.layout import raw_dir
 
     entry, params = dataset_entry(args)
-    settings = params.get("download") or {}
-    policy = RetryPolicy(attempts=int(settings.get("attempts", 5)),
-                         backoff_seconds=float(settings.get("backoff_seconds", 1.0)),
-                         timeout_seconds=float(settings.get("timeout_seconds", 60)))
+    settings = section(params, "download")
+    policy = RetryPolicy(attempts=settings["attempts"], backoff_seconds=settings["backoff_seconds"],
+                         timeout_seconds=settings["timeout_seconds"])
     manifest = download_dataset(entry, raw_dir(entry.name, args.root), policy)
     print(json.dumps({name: record["size"] for name, record in manifest["files"].items()}, indent=2))
     return 0
@@ -31,11 +31,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def cmd_preprocess(args: argparse.Namespace) -> int:
     from searec.data.preprocess import PreprocessConfig, import_mmrec, preprocess_amazon
+    from searec.data.releases import RELEASES
     from searec.layout import processed_dir, raw_dir
 
     entry, params = dataset_entry(args)
     raw, out = raw_dir(entry.name, args.root), processed_dir(entry.name, args.root)
-    if entry.source == "mmrec":
+    if RELEASES[entry.source].parser is None:  # already an MMRec folder
         manifest = import_mmrec(entry, raw, out)
     else:
         manifest = preprocess_amazon(entry, raw, out, PreprocessConfig.from_mapping(params.get("preprocess")))
@@ -55,7 +56,7 @@ def cmd_images(args: argparse.Namespace) -> int:
     if not (processed / "manifest.json").exists():
         raise CliError(f"{processed}: not preprocessed yet; run `searec data preprocess {entry.name}` first")
     items = pd.read_parquet(processed / "items.parquet", columns=["item", "image_url"])
-    workers = args.workers or int((params.get("images") or {}).get("workers", 8))
+    workers = args.workers or section(params, "images")["workers"]
     summary = fetch_item_images(items, raw_dir(entry.name, args.root), images_dir(entry.name, args.root), workers)
     print(json.dumps(summary, indent=2))
     return 0

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from searec.commands.datasets import data_params
+from searec.sections import section
 
 
 def cmd_graphs(args: argparse.Namespace) -> int:
@@ -14,8 +15,8 @@ def cmd_graphs(args: argparse.Namespace) -> int:
     from searec.layout import graphs_dir, mmrec_dir
 
     params = data_params(args.params)  # any MMRec folder under data/mmrec (registry or synthetic dataset)
-    settings = {"knn_k": [10], "user_user_k": 40} | dict(params.get("graphs") or {})
-    knn_ks = settings["knn_k"] if isinstance(settings["knn_k"], list) else [settings["knn_k"]]
+    settings = section(params, "graphs")
+    knn_ks = settings["knn_k"]
     dataset = load_mmrec_folder(mmrec_dir(args.dataset, args.root))
     manifest = write_graph_artifacts(graphs_dir(args.dataset, args.root), dataset.n_users, dataset.n_items,
                                      dataset.train.users, dataset.train.items, dict(dataset.features),

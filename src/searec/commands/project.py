@@ -30,6 +30,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from searec.commands.datasets import data_params
+    from searec.data.registry import dataset_entry, package_registry
+    from searec.data.releases import RELEASES
+
+    print("release formats (a dataset's `source`):")
+    for release in RELEASES.values():
+        print(f"  {release.name:11s} {release.description}\n  {'':11s} files: {', '.join(release.files)}")
+    overrides = data_params(args.params).get("datasets") or {}
+    print("\ndatasets (data/registry.yaml, with params.yaml's `datasets:`):")
+    for name in sorted(set(package_registry()["datasets"]) | set(overrides)):
+        entry = dataset_entry(name, overrides)
+        print(f"  {name:15s} {entry.source:11s} {entry.category}")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from searec.fileio import write_text_atomic
     from searec.generated import generated_files

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from searec.commands.common import CliError, read_params_file
+from searec.sections import section
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
@@ -32,28 +33,37 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_figures(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from searec.experiments import experiment_runs
     from searec.layout import graphs_dir, mmrec_dir
+    from searec.plan import FIGURE_FORMATS, REPRESENTATION_MODEL, Plan
     from searec.report import figures
 
     params = read_params_file(args.params)
-    experiments = params.get("experiments") or {}
+    plan = Plan(params)  # which figures there are: the plan's list, which both tools declare as outputs
     try:
-        main_runs = experiment_runs(params, "main")
+        main_runs = plan.runs.get("main", [])
     except KeyError as error:
         raise CliError(f"{args.params}: {error.args[0]}") from None
-    written = figures.training_curves(
-        figures.read_histories([plan.directory(args.runs_root) / "metrics.json" for plan in main_runs]), args.out)
-    if "ablation" in experiments:
+    kinds = {kind for _, kind, _ in plan.figures}
+    written = []
+    if "training" in kinds:
+        written += figures.training_curves(
+            figures.read_histories([run.directory(args.runs_root) / "metrics.json" for run in main_runs]), args.out,
+            section(params, "training")["valid_metric"])
+    if "ablation" in kinds:
         written += figures.ablation_bars(pd.read_csv(args.tables / "ablation.csv"), args.out)
-    if "sensitivity" in experiments:
+    if "sensitivity" in kinds:
         written += figures.sensitivity_lines(pd.read_csv(args.tables / "sensitivity.csv"),
-                                             experiments["sensitivity"]["variants"], args.out)
-    first_seed = min(int(s) for s in params["seeds"])
-    for dataset in dict.fromkeys(plan.dataset for plan in main_runs if plan.model == "sea"):
-        run = next(p for p in main_runs if p.dataset == dataset and p.model == "sea" and p.seed == first_seed)
-        parts = figures.sea_item_parts(run.directory(args.runs_root) / "metrics.json",
+                                             params["experiments"]["sensitivity"]["variants"], args.out)
+    for _, kind, dataset in plan.figures:
+        if kind != "representations":
+            continue
+        first = min((run for run in main_runs if run.dataset == dataset and run.model == REPRESENTATION_MODEL),
+                    key=lambda run: run.seed)
+        parts = figures.sea_item_parts(first.directory(args.runs_root) / "metrics.json",
                                        mmrec_dir(dataset, args.data_root), graphs_dir(dataset, args.data_root))
         written += figures.representation_pca(parts, args.out, dataset)
+    planned = {f"{name}.{ext}" for name, _, _ in plan.figures for ext in FIGURE_FORMATS}
+    if {path.name for path in written} != planned:
+        raise CliError(f"drew {sorted(p.name for p in written)}, but the plan declares {sorted(planned)}")
     print("\n".join(str(path) for path in written))
     return 0

@@ -16,13 +16,14 @@ import html
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from searec.data.releases import RELEASES, ItemMeta, ReviewFormat
 from searec.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -64,18 +65,6 @@ class Review:
     timestamp: int | None
 
 
-@dataclass(frozen=True)
-class ItemMeta:
-    """The item fields the pipeline uses, normalised across releases."""
-
-    item: str
-    title: str = ""
-    brand: str = ""
-    categories: tuple[str, ...] = ()
-    description: str = ""
-    image_url: str = ""
-
-
 def open_text(path: Path) -> IO[str]:
     """A text handle on a plain or gzip-compressed file (by magic bytes, not by name)."""
     with open(path, "rb") as probe:
@@ -112,71 +101,47 @@ def _literal_lines(path: Path, report: ParseReport) -> Iterator[tuple[int, dict[
     return _records(path, ast.literal_eval, report)
 
 
-def read_reviews(path: Path, release: str, report: ParseReport) -> Iterator[Review]:
-    """Reviews of one release: 2014/2018 ``reviewerID, asin, unixReviewTime``; 2023 ``user_id, parent_asin, timestamp`` (ms).
+def review_format(release: str | ReviewFormat) -> ReviewFormat:
+    """The parser record of a release (``amazon2014``, ...), or the record itself."""
+    if isinstance(release, ReviewFormat):
+        return release
+    known = RELEASES.get(release)
+    if known is None or known.parser is None:
+        readable = sorted(name for name, r in RELEASES.items() if r.parser is not None)
+        raise ValueError(f"release {release!r} has no review files to parse; releases with reviews: {readable}")
+    return known.parser
+
+
+def read_reviews(path: Path, release: str | ReviewFormat, report: ParseReport) -> Iterator[Review]:
+    """Reviews of one release as (user, item, unix seconds), by the release's field names
+    (2014/2018 ``reviewerID, asin, unixReviewTime``; 2023 ``user_id, parent_asin, timestamp`` in ms).
 
     A review without a user or item is a counted skip (PROTOCOL.md step 1 drops them).
     """
-    if release not in ("amazon2014", "amazon2018", "amazon2023", "sample"):
-        raise ValueError(f"unknown release {release!r}")
-    if release == "amazon2023":
-        user_key, item_key, time_key, time_scale = "user_id", "parent_asin", "timestamp", 1000
-    else:
-        user_key, item_key, time_key, time_scale = "reviewerID", "asin", "unixReviewTime", 1
+    fields = review_format(release)
     for number, record in _json_lines(path, report):
-        user, item = record.get(user_key), record.get(item_key)
+        user, item = record.get(fields.user), record.get(fields.item)
         if not user or not item:
-            report.skip(number, f"no {user_key if not user else item_key}")
+            report.skip(number, f"no {fields.user if not user else fields.item}")
             continue
-        stamp = record.get(time_key)
-        timestamp = int(stamp) // time_scale if isinstance(stamp, int | float) else None
+        stamp = record.get(fields.time)
+        timestamp = int(stamp) // fields.time_divisor if isinstance(stamp, int | float) else None
         yield Review(str(user), str(item), timestamp)
 
 
-def read_metadata(path: Path, release: str, report: ParseReport, wanted: set[str] | None = None) -> Iterator[ItemMeta]:
+def read_metadata(path: Path, release: str | ReviewFormat, report: ParseReport,
+                  wanted: set[str] | None = None) -> Iterator[ItemMeta]:
     """Item metadata of one release, only for ``wanted`` item ids when given (memory stays bounded)."""
-    records = _json_lines(path, report) if release in ("amazon2018", "amazon2023") else _literal_lines(path, report)
-    item_key = "parent_asin" if release == "amazon2023" else "asin"
+    fields = review_format(release)
+    records = _json_lines(path, report) if fields.metadata_decoder == "json" else _literal_lines(path, report)
     for number, record in records:
-        item = record.get(item_key)
+        item = record.get(fields.metadata_item)
         if not item:
-            report.skip(number, f"no {item_key}")
+            report.skip(number, f"no {fields.metadata_item}")
             continue
         if wanted is not None and item not in wanted:
             continue
-        yield _normalise_metadata(str(item), record, release)
-
-
-def _texts(value: Any) -> list[str]:
-    """Strings in a field that may be a string, a list of strings, or nested lists (2014 categories)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Iterable) and not isinstance(value, dict):
-        return [text for element in value for text in _texts(element)]
-    return [str(value)]
-
-
-def _normalise_metadata(item: str, record: dict[str, Any], release: str) -> ItemMeta:
-    if release == "amazon2023":
-        details = record.get("details") if isinstance(record.get("details"), dict) else {}
-        brand = record.get("store") or details.get("Brand") or ""
-        images = record.get("images") or []
-        image_url = next((image.get(key) for image in images if isinstance(image, dict)
-                          for key in ("hi_res", "large", "thumb") if image.get(key)), "")
-        categories = _texts(record.get("categories"))
-    elif release == "amazon2018":
-        brand = record.get("brand") or ""
-        image_url = next(iter(_texts(record.get("imageURLHighRes")) + _texts(record.get("image"))), "")
-        categories = _texts(record.get("category"))
-    else:
-        brand = record.get("brand") or ""
-        image_url = record.get("imUrl") or ""
-        categories = _texts(record.get("categories"))
-    unique_categories = tuple(dict.fromkeys(c.strip() for c in categories if c and c.strip()))
-    return ItemMeta(item=item, title=str(record.get("title") or ""), brand=str(brand), categories=unique_categories,
-                    description=" ".join(_texts(record.get("description"))), image_url=str(image_url))
+        yield fields.normalise_metadata(str(item), record)
 
 
 _TAGS = re.compile(r"<[^>]+>")

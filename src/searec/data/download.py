@@ -29,6 +29,7 @@ from searec.data.registry import PACKAGE_URL_PREFIX, DatasetEntry, RemoteFile, p
 from searec.errors import SearecError
 from searec.fileio import sha256_file, write_json_atomic
 from searec.runtime import code_version, show_progress
+from searec.sections import section_defaults
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,16 @@ class ArchiveError(SearecError):
     """An archive is malformed or would write outside its target folder."""
 
 
+_DOWNLOAD = section_defaults("download")
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 5
-    backoff_seconds: float = 1.0  # wait backoff · 2^(attempt − 1) between attempts
-    timeout_seconds: float = 60.0
+    """How often and how patiently a file is fetched (params.yaml ``download``; defaults in ``searec.sections``)."""
+
+    attempts: int = _DOWNLOAD["attempts"]
+    backoff_seconds: float = _DOWNLOAD["backoff_seconds"]  # wait backoff · 2^(attempt − 1) between attempts
+    timeout_seconds: float = _DOWNLOAD["timeout_seconds"]
 
 
 class _PermanentError(Exception):

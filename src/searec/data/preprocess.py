@@ -35,6 +35,7 @@ from searec.data.split import TEST, TRAIN, VALID, per_user_split
 from searec.errors import DatasetError
 from searec.fileio import atomic_path, sha256_file, write_json_atomic
 from searec.runtime import code_version
+from searec.sections import section, section_defaults
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +43,23 @@ REVIEW_CHUNK_ROWS = 1_000_000
 SPLITS = ("per_user", "temporal")
 
 
+_PREPROCESS = section_defaults("preprocess")
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """Preprocessing settings (params.yaml ``preprocess``)."""
+    """Preprocessing settings (params.yaml ``preprocess``; defaults, meanings and ranges in ``searec.sections``)."""
 
-    k_core: int = 5
-    split: str = "per_user"
-    seed: int = 0
-    temporal_fractions: tuple[float, float] = (0.8, 0.1)  # train, valid; test is the rest
+    k_core: int = _PREPROCESS["k_core"]
+    split: str = _PREPROCESS["split"]
+    seed: int = _PREPROCESS["seed"]
+    temporal_fractions: tuple[float, float] = tuple(_PREPROCESS["temporal_fractions"])  # train, valid; test: the rest
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> PreprocessConfig:
-        values = dict(values or {})
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise DatasetError(f"params.yaml preprocess: unknown settings {sorted(unknown)}; known: "
-                               f"{sorted(cls.__dataclass_fields__)}")
-        if "temporal_fractions" in values:
-            values["temporal_fractions"] = tuple(float(v) for v in values["temporal_fractions"])
-        config = cls(**values)
-        if config.split not in SPLITS:
-            raise DatasetError(f"params.yaml preprocess.split: {config.split!r} is not one of {SPLITS}")
-        if config.k_core < 1:
-            raise DatasetError(f"params.yaml preprocess.k_core must be >= 1, got {config.k_core}")
+        resolved = section({"preprocess": dict(values or {})}, "preprocess")
+        resolved["temporal_fractions"] = tuple(resolved["temporal_fractions"])
+        config = cls(**resolved)
         if config.split == "per_user" and config.k_core < 3:
             raise DatasetError("params.yaml preprocess: the per-user split needs k_core >= 3 (one train, "
                                "one valid and one test interaction per user)")

@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
+from searec.data.releases import RELEASES
 from searec.errors import DatasetError
 
-SOURCE_KINDS = ("amazon2014", "amazon2018", "amazon2023", "mmrec", "sample")
+SOURCE_KINDS = tuple(RELEASES)  # the release formats (searec.data.releases)
 MIRROR_ENVIRONMENT_VARIABLE = "SEAREC_MIRROR"
 PACKAGE_URL_PREFIX = "package:"
 
@@ -96,12 +97,12 @@ def dataset_entry(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
     if not entry.get("category"):
         raise DatasetError(f"dataset {name!r}: no `category` (e.g. Baby, Sports_and_Outdoors)")
     category = str(entry["category"])
-    source_spec = registry["sources"][source]
-    base = resolve_base_url(entry.get("base_url", source_spec.get("base_url")), mirror)
+    release = RELEASES[source]
+    base = resolve_base_url(entry.get("base_url", release.base_url), mirror)
     file_overrides = entry.get("files") or {}
     files = []
-    for role in list(source_spec["files"]) + [r for r in file_overrides if r not in source_spec["files"]]:
-        template = source_spec["files"].get(role)
+    for role in list(release.files) + [r for r in file_overrides if r not in release.files]:
+        template = release.files.get(role)
         spec = (dict(template) if isinstance(template, dict) else {"path": template}) | dict(file_overrides.get(role) or {})
         if not spec.get("path"):
             raise DatasetError(f"dataset {name!r}: file role {role!r} needs a `path` (relative to the base URL)")

@@ -64,21 +64,11 @@ def feature_path(root: Path, dataset: str, modality: str, encoder: str) -> Path:
     return features_dir(dataset, root) / f"{modality}-{encoder_slug(encoder)}.npy"
 
 
-DEFAULT_FEATURE_SETTINGS: dict[str, dict[str, Any]] = {
-    "text": {"encoder": "all-MiniLM-L6-v2", "batch_size": 64, "device": "auto", "normalize": True, "threads": 2},
-    "image": {"encoder": "efficientnet-lite0", "weights_path": None, "batch_size": 8, "workers": 2, "device": "auto",
-              "threads": 2},
-}
-
-
 def feature_settings(params: dict[str, Any], modality: str) -> dict[str, Any]:
-    """params.yaml ``features.<modality>`` over the defaults; unknown keys are an error naming the known ones."""
-    given = dict(((params.get("features") or {}).get(modality)) or {})
-    unknown = set(given) - set(DEFAULT_FEATURE_SETTINGS[modality])
-    if unknown:
-        raise FeatureError(f"params.yaml features.{modality}: unknown settings {sorted(unknown)}; known: "
-                           f"{sorted(DEFAULT_FEATURE_SETTINGS[modality])}")
-    return DEFAULT_FEATURE_SETTINGS[modality] | given
+    """params.yaml ``features.<modality>`` over the declared defaults (``searec.sections``), each checked."""
+    from searec.sections import section
+
+    return section(params, f"features.{modality}")
 
 
 def set_cpu_threads(settings: dict[str, Any]) -> None:

@@ -5,15 +5,15 @@ that one, ``model_classes()`` all of them, ``model_names()`` lists them without 
 """
 
 from searec.models.base import (
-    ModelConfigError,
-    ModelInputs,
-    Recommender,
-    get_model_class,
-    model_classes,
-    model_names,
-    register_model,
-    resolve_params,
+           ModelConfigError,
+           Recommender,
+           get_model_class,
+           model_classes,
+           model_names,
+           register_model,
+           resolve_params,
 )
+from searec.models.inputs import ModelInputs
 
 __all__ = ["ModelConfigError", "ModelInputs", "Recommender", "get_model_class", "model_classes", "model_names",
            "register_model", "resolve_params"]

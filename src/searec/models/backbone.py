@@ -25,8 +25,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from searec.errors import ModelConfigError
-from searec.models.base import ModelInputs, Recommender
-from searec.models.common import FeatureTables, combine_layers, pairwise_bpr, resolve_modalities, sparse_tensor
+from searec.models.base import Recommender
+from searec.models.inputs import ModelInputs
+from searec.models.layers import FeatureTables, combine_layers, resolve_modalities, sparse_tensor
+from searec.models.losses import pairwise_bpr
 
 
 class GraphModalityEncoder(nn.Module):

@@ -28,9 +28,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import FeatureTables, combine_layers, mmrec_embedding_penalty, require_modalities, sparse_tensor
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import HyperParameter, dropout, embedding_size, layer_count, reg_weight, train_features
+from searec.models.inputs import ModelInputs
+from searec.models.layers import FeatureTables, combine_layers, require_modalities, sparse_tensor
+from searec.models.losses import mmrec_embedding_penalty
 
 
 def cosine_distance(online: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

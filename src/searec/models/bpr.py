@@ -3,7 +3,7 @@
 Rendle et al., "BPR: Bayesian Personalized Ranking from Implicit Feedback", UAI 2009.
 ŷ(u, i) = ⟨p_u, q_i⟩ with free ID embeddings (Xavier-normal init). Loss, as MMRec's ``BPR``:
 L = −mean log σ(ŷ(u,i⁺) − ŷ(u,i⁻)) + reg_weight · (‖P_B‖ + ‖Q_B⁺‖ + ‖Q_B⁻‖) / |B|, the
-penalty on the batch's embeddings (see :func:`~searec.models.common.mmrec_embedding_penalty`).
+penalty on the batch's embeddings (see :func:`~searec.models.layers.mmrec_embedding_penalty`).
 Peak memory is the two embedding tables: (U + I) · d floats.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import bpr_loss, mmrec_embedding_penalty
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import embedding_size, reg_weight
+from searec.models.inputs import ModelInputs
+from searec.models.losses import bpr_loss, mmrec_embedding_penalty
 
 
 @register_model

@@ -10,127 +10,22 @@ deviations from the declarations. The type of a hyper-parameter is the type of i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from searec.declared import Setting, declared_defaults
 from searec.errors import ModelConfigError
-from searec.params import number_from_text
 from searec.settings import TRAINING_PREFIX
 
-Scalar = bool | int | float | str
+__all__ = ["HyperParameter", "declared_defaults"]
 
 
 @dataclass(frozen=True)
-class HyperParameter:
-    """One hyper-parameter: its default, a one-line meaning, and the values it accepts.
+class HyperParameter(Setting):
+    """One hyper-parameter of a model (a :class:`~searec.declared.Setting`; a wrong value is a ModelConfigError)."""
 
-    ``minimum`` / ``maximum`` bound numbers (``exclusive_*`` make a bound strict); ``choices``
-    lists the accepted strings. Integers are accepted where the default is a float.
-    """
-
-    name: str
-    default: Scalar
-    meaning: str
-    minimum: float | None = None
-    maximum: float | None = None
-    exclusive_minimum: bool = False
-    exclusive_maximum: bool = False
-    choices: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.default, (bool, int, float, str)):
-            raise TypeError(f"{self.name}: a default must be a bool, int, float or str, got {self.default!r}")
-        self.check(self.default, self.name)
-
-    @property
-    def kind(self) -> str:
-        """``boolean``, ``integer``, ``number`` or ``string``: the JSON-schema type of the default."""
-        if isinstance(self.default, bool):
-            return "boolean"
-        if isinstance(self.default, int):
-            return "integer"
-        return "number" if isinstance(self.default, float) else "string"
-
-    def range_text(self) -> str:
-        """The accepted values in words (``> 0``, ``[0, 1)``, ``input | output``), or ``''``."""
-        if self.choices:
-            return " | ".join(self.choices)
-        if self.minimum is not None and self.maximum is not None:
-            left, right = "(" if self.exclusive_minimum else "[", ")" if self.exclusive_maximum else "]"
-            return f"{left}{self.minimum:g}, {self.maximum:g}{right}"
-        if self.minimum is not None:
-            return f"{'>' if self.exclusive_minimum else '>='} {self.minimum:g}"
-        if self.maximum is not None:
-            return f"{'<' if self.exclusive_maximum else '<='} {self.maximum:g}"
-        return ""
-
-    def check(self, value: Any, where: str) -> Scalar:
-        """``value`` converted to this hyper-parameter's type and checked against its range, or a clear error."""
-        kind = self.kind
-        if kind != "string" and kind != "boolean":
-            value = number_from_text(value)  # PyYAML reads 1e-5 (no dot) as text
-        expected = {"boolean": "true or false", "integer": "an integer", "number": "a number",
-                    "string": "a string"}[kind]
-        if kind == "boolean":
-            if isinstance(value, str) and value.lower() in {"true", "false"}:
-                value = value.lower() == "true"
-            if not isinstance(value, bool):
-                raise ModelConfigError(f"{where}: expected {expected}, got {value!r}")
-            return value
-        if kind == "string":
-            if not isinstance(value, str):
-                raise ModelConfigError(f"{where}: expected {expected}, got {value!r}")
-            if self.choices and value not in self.choices:
-                raise ModelConfigError(f"{where}: expected one of {' | '.join(self.choices)}, got {value!r}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ModelConfigError(f"{where}: expected {expected}, got {value!r}")
-        if kind == "integer":
-            if isinstance(value, float) and not value.is_integer():
-                raise ModelConfigError(f"{where}: expected {expected}, got {value!r}")
-            value = int(value)
-        else:
-            value = float(value)
-            if not math.isfinite(value):
-                raise ModelConfigError(f"{where}: expected a finite number, got {value!r}")
-        if not self._in_range(value):
-            raise ModelConfigError(f"{where}: {value!r} is out of range; expected {self.range_text()}")
-        return value
-
-    def _in_range(self, value: float) -> bool:
-        if self.minimum is not None and (value <= self.minimum if self.exclusive_minimum else value < self.minimum):
-            return False
-        return not (self.maximum is not None
-                    and (value >= self.maximum if self.exclusive_maximum else value > self.maximum))
-
-    def json_schema(self) -> dict[str, Any]:
-        """This hyper-parameter's entry in the params schema (numbers also as PyYAML's exponent text)."""
-        described: dict[str, Any] = {"description": self.meaning + (f" ({self.range_text()})" if self.range_text()
-                                                                   else "")}
-        if self.kind == "boolean":
-            return described | {"type": "boolean"}
-        if self.kind == "string":
-            return described | ({"enum": list(self.choices)} if self.choices else {"type": "string"})
-        bounds: dict[str, Any] = {}
-        if self.minimum is not None:
-            bounds["exclusiveMinimum" if self.exclusive_minimum else "minimum"] = self.minimum
-        if self.maximum is not None:
-            bounds["exclusiveMaximum" if self.exclusive_maximum else "maximum"] = self.maximum
-        if self.kind == "integer":
-            return described | {"type": "integer"} | bounds
-        # '1e-5' written without a dot is text to PyYAML; its range is checked when the model is built
-        return described | {"anyOf": [{"type": "number"} | bounds, {"$ref": "#/$defs/number_text"}]}
-
-
-def declared_defaults(parameters: Sequence[HyperParameter]) -> dict[str, Scalar]:
-    """``{name: default}`` of a declaration; a name declared twice is an error."""
-    names = [p.name for p in parameters]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"hyper-parameter(s) declared twice: {repeated}")
-    return {p.name: p.default for p in parameters}
+    error: type[Exception] = ModelConfigError
 
 
 def check_reference_grid(model: str, parameters: Sequence[HyperParameter],
@@ -211,7 +106,7 @@ def params_schema_entries(models: Mapping[str, Any], training_keys: Sequence[str
     model_entries, grid_entries = {}, {}
     for name, cls in sorted(models.items()):
         summary = model_summary(cls)
-        properties = {p.name: p.json_schema() | {"default": p.default} for p in cls.hyperparameters}
+        properties = {p.name: p.json_schema() for p in cls.hyperparameters}
         properties["training"] = {"$ref": "#/properties/training",
                                   "description": "training settings for this model only"}
         model_entries[name] = {"description": summary, "type": "object", "additionalProperties": False,

@@ -31,8 +31,7 @@ import torch
 from torch import nn
 
 from searec.graphs import normalized_adjacency
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import FeatureTables, combine_layers, pairwise_bpr, resolve_modalities, sparse_tensor
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import (
     dropout,
     embedding_size,
@@ -42,6 +41,9 @@ from searec.models.declaration import (
     modality_roles,
     reg_weight,
 )
+from searec.models.inputs import ModelInputs
+from searec.models.layers import FeatureTables, combine_layers, resolve_modalities, sparse_tensor
+from searec.models.losses import pairwise_bpr
 
 
 def degree_sensitive_edge_sample(users: np.ndarray, items: np.ndarray, keep: int,

@@ -33,18 +33,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import (
+from searec.models.base import Recommender, register_model
+from searec.models.declaration import embedding_size, layer_count, reg_weight
+from searec.models.inputs import ModelInputs
+from searec.models.layers import (
     FeatureTables,
     edge_propagate,
-    node_embedding_penalty,
-    pairwise_bpr,
     require_modalities,
     segment_softmax,
     sparse_tensor,
     symmetric_sparse_mm,
 )
-from searec.models.declaration import embedding_size, layer_count, reg_weight
+from searec.models.losses import node_embedding_penalty, pairwise_bpr
 
 
 class RoutingTower(nn.Module):

@@ -42,19 +42,19 @@ from torch import nn
 from torch.nn import functional as F
 
 from searec.errors import ModelConfigError
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import (
+from searec.models.base import Recommender, register_model
+from searec.models.declaration import HyperParameter, embedding_size, knn_k, layer_count, reg_weight, train_features
+from searec.models.inputs import ModelInputs
+from searec.models.layers import (
     FeatureTables,
     combine_layers,
     edge_propagate,
-    half_squared_penalty,
     knn_edges,
-    pairwise_bpr,
     require_modalities,
     sparse_tensor,
     symmetric_edge_normalization,
 )
-from searec.models.declaration import HyperParameter, embedding_size, knn_k, layer_count, reg_weight, train_features
+from searec.models.losses import half_squared_penalty, pairwise_bpr
 
 EdgeList = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

@@ -34,18 +34,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import (
-    FeatureTables,
-    combine_layers,
-    half_squared_penalty,
-    info_nce,
-    pairwise_bpr,
-    propagate_layers,
-    require_modalities,
-    sparse_tensor,
-)
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import HyperParameter, embedding_size, layer_count, reg_weight, temperature
+from searec.models.inputs import ModelInputs
+from searec.models.layers import FeatureTables, combine_layers, propagate_layers, require_modalities, sparse_tensor
+from searec.models.losses import half_squared_penalty, info_nce, pairwise_bpr
 
 
 @register_model

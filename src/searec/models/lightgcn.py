@@ -17,9 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import bpr_loss, combine_layers, mmrec_embedding_penalty, sparse_tensor
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import embedding_size, layer_count, reg_weight
+from searec.models.inputs import ModelInputs
+from searec.models.layers import combine_layers, sparse_tensor
+from searec.models.losses import bpr_loss, mmrec_embedding_penalty
 
 
 @register_model

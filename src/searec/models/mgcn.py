@@ -28,16 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import (
-    FeatureTables,
-    combine_layers,
-    half_squared_penalty,
-    info_nce,
-    pairwise_bpr,
-    require_modalities,
-    sparse_tensor,
-)
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import (
     HyperParameter,
     embedding_size,
@@ -47,6 +38,9 @@ from searec.models.declaration import (
     temperature,
     train_features,
 )
+from searec.models.inputs import ModelInputs
+from searec.models.layers import FeatureTables, combine_layers, require_modalities, sparse_tensor
+from searec.models.losses import half_squared_penalty, info_nce, pairwise_bpr
 
 
 @register_model

@@ -29,9 +29,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import FeatureTables, node_embedding_penalty, pairwise_bpr, resolve_modalities, sparse_tensor
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import HyperParameter, embedding_size, layer_count, modality_roles, reg_weight
+from searec.models.inputs import ModelInputs
+from searec.models.layers import FeatureTables, resolve_modalities, sparse_tensor
+from searec.models.losses import node_embedding_penalty, pairwise_bpr
 
 
 class ModalityGCN(nn.Module):

@@ -32,8 +32,7 @@ from torch.nn import functional as F
 from torch.profiler import record_function
 
 from searec.models.backbone import GraphModalityEncoder, ModalityGraphModel
-from searec.models.base import ModelInputs, register_model
-from searec.models.common import GaussianVariationalNet, info_nce, pairwise_bpr
+from searec.models.base import register_model
 from searec.models.declaration import (
     HyperParameter,
     embedding_size,
@@ -43,6 +42,8 @@ from searec.models.declaration import (
     modality_roles,
     temperature,
 )
+from searec.models.inputs import ModelInputs
+from searec.models.losses import GaussianVariationalNet, info_nce, pairwise_bpr
 
 
 class ModalityBranch(GraphModalityEncoder):
@@ -190,6 +191,25 @@ class SEA(ModalityGraphModel):
             (-log_likelihood).backward()
             self.variational_optimizer.step()
         return {"club_net_loglik": float(log_likelihood.detach())}
+
+    @torch.no_grad()
+    def item_parts(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Each modality's (generic, unique) item representations, as the split reads them (eval mode).
+
+        ``split: input``: the two column halves of E_m = projection(F_m); ``split: output``: the
+        halves of Z_m's item rows (SEA.md; the paper's Figure 5 draws these).
+        """
+        self.eval()
+        parts = {}
+        for modality in self.modalities:
+            branch = self.branches[modality]
+            features = self.modality_features(modality)
+            if branch.split_input:
+                represented = branch.projection(features)
+            else:
+                represented = branch.encode(features, self.adjacency, self.params["n_ui_layers"])[0][self.n_users:]
+            parts[modality] = (represented[:, : branch.generic_width], represented[:, branch.generic_width:])
+        return parts
 
     def trainable_parameters(self) -> Iterable[nn.Parameter]:
         own = {id(p) for p in self.variational_net.parameters()}

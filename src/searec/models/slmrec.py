@@ -28,9 +28,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import FeatureTables, combine_layers, info_nce, require_modalities, sparse_tensor
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import HyperParameter, embedding_size, layer_count, temperature
+from searec.models.inputs import ModelInputs
+from searec.models.layers import FeatureTables, combine_layers, require_modalities, sparse_tensor
+from searec.models.losses import info_nce
 
 ID_VIEW = "id"
 

@@ -19,9 +19,10 @@ import torch
 from torch import nn
 
 from searec.errors import ModelConfigError
-from searec.models.base import ModelInputs, Recommender, register_model
-from searec.models.common import bpr_loss, mmrec_embedding_penalty
+from searec.models.base import Recommender, register_model
 from searec.models.declaration import embedding_size, reg_weight
+from searec.models.inputs import ModelInputs
+from searec.models.losses import bpr_loss, mmrec_embedding_penalty
 
 
 @register_model

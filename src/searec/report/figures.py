@@ -1,6 +1,6 @@
 """Figures of the paper's argument, from the pipeline's run folders and tables (PNG and PDF, one style).
 
-* ``training-<dataset>``: validation Recall@20 per epoch of every model (mean over seeds, a
+* ``training-<dataset>``: the validation metric (``training.valid_metric``) per epoch of every model (mean over seeds, a
   line per model) and, one panel per model, each logged term per epoch as it entered the loss,
   divided by its largest absolute value (shown in the legend) so that terms of very different
   size (SEA's BPR vs its CLUB terms and the variational net's log-likelihood) are all visible.
@@ -30,6 +30,7 @@ from searec.fileio import atomic_path
 from searec.layout import DEFAULT_VARIANT, variant_of_run
 
 log = logging.getLogger(__name__)
+METRIC_LABELS = {"recall": "Recall", "ndcg": "NDCG", "precision": "Precision", "map": "MAP"}
 STYLE = {"figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.spines.top": False,
          "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False}
 
@@ -80,8 +81,8 @@ def read_histories(metrics_paths: Sequence[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def training_curves(histories: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Per dataset: validation Recall@20 per epoch (mean over seeds) and every model's loss terms."""
+def training_curves(histories: pd.DataFrame, out_dir: Path, valid_metric: str = "recall@20") -> list[Path]:
+    """Per dataset: the validation metric per epoch (mean over seeds) and every model's loss terms."""
     plt = _pyplot()
     written = []
     main = histories[histories["variant"] == DEFAULT_VARIANT]
@@ -93,9 +94,10 @@ def training_curves(histories: pd.DataFrame, out_dir: Path) -> list[Path]:
         figure, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.3 * rows), squeeze=False)
         curve = axes[0][0]
         for model in models:
-            mean = part[part["model"] == model].groupby("epoch")["valid_recall@20"].mean()
+            mean = part[part["model"] == model].groupby("epoch")[f"valid_{valid_metric}"].mean()
             curve.plot(mean.index, mean.values, label=model, linewidth=1)
-        curve.set(title=f"{dataset}: validation Recall@20", xlabel="epoch")
+        name, _, k = valid_metric.partition("@")
+        curve.set(title=f"{dataset}: validation {METRIC_LABELS.get(name, name)}@{k}", xlabel="epoch")
         curve.legend(fontsize=6, ncol=2)
         for axis in axes[0][1:]:
             axis.axis("off")
@@ -200,18 +202,9 @@ def sea_item_parts(metrics_path: Path, data: Path, graph_cache: Path | None) -> 
     dataset = load_mmrec_folder(data)
     model = SEA(ModelInputs.from_dataset(dataset, graph_cache), params)
     model.load_state_dict(torch.load(Path(metrics_path).parent / "model.pt", weights_only=True))
-    model.eval()
     parts = {}
-    with torch.no_grad():
-        for modality in model.modalities:
-            branch = model.branches[modality]
-            features = model.modality_features(modality)
-            if branch.split_input:
-                represented = branch.projection(features)
-            else:
-                represented = branch.encode(features, model.adjacency, model.params["n_ui_layers"])[0][model.n_users:]
-            parts[f"{modality} generic"] = represented[:, : branch.generic_width].numpy()
-            parts[f"{modality} unique"] = represented[:, branch.generic_width:].numpy()
+    for modality, (generic, unique) in model.item_parts().items():
+        parts[f"{modality} generic"], parts[f"{modality} unique"] = generic.numpy(), unique.numpy()
     return parts
 
 

@@ -26,8 +26,9 @@ import torch
 
 from searec.data.mmrec import InteractionDataset
 from searec.errors import NonFiniteScoresError
+from searec.sections import section_defaults
 
-DEFAULT_TOPK: tuple[int, ...] = (5, 10, 20, 50)
+DEFAULT_TOPK: tuple[int, ...] = tuple(section_defaults("training")["topk"])
 METRIC_NAMES: tuple[str, ...] = ("recall", "ndcg", "precision", "map")
 
 ScoreFunction = Callable[[torch.Tensor], torch.Tensor]

@@ -1,0 +1,103 @@
+"""Loss terms shared by several models: BPR, embedding penalties, InfoNCE, CLUB's variational net.
+
+One implementation each, so that models differ only in what is genuinely theirs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def bpr_loss(pos_scores: torch.Tensor, neg_scores: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """Bayesian Personalised Ranking loss, −mean log(ε + σ(ŷ⁺ − ŷ⁻)).
+
+    Rendle et al., UAI 2009; ε = 1e-10 as in MMRec's ``BPRLoss``.
+    """
+    return -torch.log(eps + torch.sigmoid(pos_scores - neg_scores)).mean()
+
+
+def pairwise_bpr(user_e: torch.Tensor, pos_e: torch.Tensor, neg_e: torch.Tensor, log_base: float = np.e) -> torch.Tensor:
+    """BPR on embeddings, −mean log_b σ(⟨u, i⁺⟩ − ⟨u, i⁻⟩), in the numerically safe log-sigmoid form.
+
+    ``log_base`` 2 is the variant of DualGNN, DRAGON and SEA's released code (``torch.log2``).
+    """
+    margin = (user_e * pos_e).sum(dim=1) - (user_e * neg_e).sum(dim=1)
+    return -torch.nn.functional.logsigmoid(margin).mean() / float(np.log(log_base))
+
+
+def half_squared_penalty(*embeddings: torch.Tensor) -> torch.Tensor:
+    """Σ_k ½‖E_k‖²_F / batch size: the L2 regulariser of LATTICE, MGCN and LGMRec (squared, unlike EmbLoss)."""
+    total = sum(embedding.square().sum() for embedding in embeddings) / 2
+    return total / embeddings[0].shape[0]
+
+
+def node_embedding_penalty(nodes: torch.Tensor, n_users: int, users: torch.Tensor, pos_items: torch.Tensor,
+                           neg_items: torch.Tensor) -> torch.Tensor:
+    """mean over the batch of E_u² + E_i⁺² + E_i⁻² for a joint [users; items] ID table (MMGCN's and GRCN's reg)."""
+    return (nodes[users].square() + nodes[n_users + pos_items].square() + nodes[n_users + neg_items].square()).mean()
+
+
+def mmrec_embedding_penalty(*embeddings: torch.Tensor) -> torch.Tensor:
+    """MMRec's ``EmbLoss``: Σ_k ‖E_k‖_F / batch size (Frobenius norms, NOT squared).
+
+    This is the "L2 penalty" that MMRec's BPR and LightGCN multiply by ``reg_weight``; kept
+    exactly so that MMRec's grids mean the same here.
+    """
+    total = torch.zeros((), dtype=embeddings[0].dtype, device=embeddings[0].device)
+    for embedding in embeddings:
+        total = total + torch.linalg.matrix_norm(embedding)
+    return total / embeddings[-1].shape[0]
+
+
+def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float, targets: torch.Tensor | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+    """One-directional InfoNCE: row n of ``anchors`` must pick row ``targets[n]`` of ``candidates``.
+
+    L = −mean_n log softmax_j(⟨a_n, c_j⟩ / τ)_{t_n} with a, c L2-normalised; ``targets`` defaults
+    to n (paired rows, the others in the batch as negatives). SEA's "Solosimloss" (He et al.,
+    arXiv 2406.08270) with text anchors against all image items; MGCN's and SLMRec's in-batch
+    contrast; LGMRec's against all users or items (``targets`` = the batch's ids, ``reduction``
+    "sum" as MMRec's). A lower bound on the mutual information of the two views (Oord et al.,
+    2018): I ≥ log N − L.
+    """
+    anchors = torch.nn.functional.normalize(anchors, dim=1) / tau  # N × d scaled, not the N × M logits
+    candidates = torch.nn.functional.normalize(candidates, dim=1)
+    logits = anchors @ candidates.T
+    if targets is None:
+        targets = torch.arange(anchors.shape[0], device=anchors.device)
+    return torch.nn.functional.cross_entropy(logits, targets, reduction=reduction)
+
+
+class GaussianVariationalNet(torch.nn.Module):
+    """q(y | x) = N(μ(x), diag exp ℓ(x)), the variational net of CLUB (Cheng et al., ICML 2020).
+
+    μ = Linear(x → h)–ReLU–Linear(h → y); ℓ = Linear(x → h)–ReLU–Linear(h → y)–Tanh, as in
+    SEA's released code (x = y = 32, h = 8). It is trained by maximum likelihood on DETACHED
+    samples with its own optimiser; the main loss never updates it.
+    """
+
+    def __init__(self, x_dim: int, y_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.mean = torch.nn.Sequential(torch.nn.Linear(x_dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, y_dim))
+        self.log_variance = torch.nn.Sequential(
+            torch.nn.Linear(x_dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, y_dim), torch.nn.Tanh())
+
+    def log_likelihood(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """mean_n Σ_d [−(μ_d(x_n) − y_nd)² / (2 e^{ℓ_d(x_n)}) − ℓ_d(x_n) / 2]: what its training maximises."""
+        mu, log_var = self.mean(x), self.log_variance(x)
+        # Written with e^{-ℓ} and one halving at the end: fewer passes over the N × y arrays than the
+        # textbook form (the 50 inner steps a batch make this the hot loop of CLUB training).
+        return -((mu - y).square() * torch.exp(-log_var) + log_var).sum(dim=1).mean() / 2
+
+    def club(self, x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
+        """The sampled CLUB upper bound on I(x; y): mean_n [log q(y_n|x_n) − log q(y_π(n)|x_n)].
+
+        The log-variance terms cancel in the difference, leaving
+        Σ_d [(μ_d − y_π(n),d)² − (μ_d − y_n,d)²] / (2 e^{ℓ_d}).
+        """
+        mu, log_var = self.mean(x), self.log_variance(x)
+        half_precision = torch.exp(-log_var) / 2
+        positive = -((mu - y).square() * half_precision).sum(dim=1)
+        negative = -((mu - y[permutation]).square() * half_precision).sum(dim=1)
+        return (positive - negative).mean()

@@ -1,0 +1,49 @@
+"""Known answers for the shared loss terms (searec.models.losses)."""
+
+import numpy as np
+import pytest
+import torch
+
+from searec.models.losses import bpr_loss, half_squared_penalty, info_nce, mmrec_embedding_penalty, pairwise_bpr
+
+
+def test_bpr_loss_known_values() -> None:
+    pos = torch.tensor([2.0, 0.0])
+    neg = torch.tensor([0.0, 0.0])
+    expected = -(np.log(1 / (1 + np.exp(-2.0))) + np.log(0.5)) / 2
+    assert float(bpr_loss(pos, neg)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_mmrec_penalty_is_sum_of_frobenius_norms_over_batch_size() -> None:
+    a = torch.tensor([[3.0, 4.0], [0.0, 0.0]])  # ‖a‖ = 5
+    b = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # ‖b‖ = 1
+    assert float(mmrec_embedding_penalty(a, b)) == pytest.approx((5 + 1) / 2)
+
+
+def test_pairwise_bpr_in_base_2_is_the_natural_one_over_ln_2() -> None:
+    torch.manual_seed(0)
+    u, p, n = torch.randn(5, 4), torch.randn(5, 4), torch.randn(5, 4)
+    natural = pairwise_bpr(u, p, n)
+    margin = (u * p).sum(1) - (u * n).sum(1)
+    assert float(natural) == pytest.approx(float(-torch.log(torch.sigmoid(margin)).mean()), rel=1e-5)
+    assert float(pairwise_bpr(u, p, n, log_base=2)) == pytest.approx(float(natural) / np.log(2), rel=1e-6)
+
+
+def test_half_squared_penalty_known_value() -> None:
+    a = torch.tensor([[3.0, 4.0], [0.0, 0.0]])  # ‖a‖² = 25
+    b = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # ‖b‖² = 1
+    assert float(half_squared_penalty(a, b)) == pytest.approx((25 + 1) / 2 / 2)
+
+
+def test_info_nce_with_targets_equals_the_definition() -> None:
+    torch.manual_seed(0)
+    anchors, candidates, targets = torch.randn(4, 3), torch.randn(7, 3), torch.tensor([6, 0, 2, 2])
+    a = torch.nn.functional.normalize(anchors, dim=1)
+    c = torch.nn.functional.normalize(candidates, dim=1)
+    logits = a @ c.T / 0.5
+    expected = -(logits[torch.arange(4), targets] - torch.logsumexp(logits, dim=1))
+    assert float(info_nce(anchors, candidates, 0.5, targets, reduction="sum")) == pytest.approx(float(expected.sum()),
+                                                                                              rel=1e-5)
+    square = torch.randn(4, 3)
+    assert float(info_nce(anchors, square, 0.5)) == pytest.approx(
+        float(info_nce(anchors, square, 0.5, torch.arange(4))), rel=1e-6)
