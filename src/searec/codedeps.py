@@ -147,6 +147,11 @@ def _package_data(module: str) -> tuple[str, ...]:
 TRAINING_ENTRY = "searec.commands.training:cmd_train"
 
 
+def model_source(model: str) -> str:
+    """The repository path of a model's file (each model is ``searec/models/<name>.py``)."""
+    return str(SOURCE_ROOT / "models" / f"{model}.py")
+
+
 def training_sources(model: str) -> list[str]:
     """The code one training of ``model`` runs: the training command and the model's own file."""
     return stage_sources(TRAINING_ENTRY, [f"{PACKAGE}.models.{model}"])

@@ -19,6 +19,8 @@ class PlannedRun:
     seed: int
     variant: str = DEFAULT_VARIANT
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    variant_name: str | None = None
+    """The variant's name in ``experiments.<E>.variants`` (``None``: the experiment has no variants)."""
 
     def directory(self, root: Path = Path("runs")) -> Path:
         return run_dir(self.dataset, self.model, self.seed, self.variant, root)
@@ -51,9 +53,9 @@ def experiment_runs(params: Mapping[str, Any], experiment: str) -> list[PlannedR
         spec = params["experiments"][experiment]
         seeds = [int(s) for s in spec.get("seeds", params["seeds"])]
         variants = spec.get("variants")
-        plans = [(DEFAULT_VARIANT, {})] if variants is None else [
-            (variant_directory(experiment, name), dict(values or {})) for name, values in variants.items()]
-        return [PlannedRun(d, m, s, variant, overrides) for d in spec["datasets"] for m in experiment_models(spec)
-                for variant, overrides in plans for s in seeds]
+        plans = [(DEFAULT_VARIANT, {}, None)] if variants is None else [
+            (variant_directory(experiment, name), dict(values or {}), name) for name, values in variants.items()]
+        return [PlannedRun(d, m, s, variant, overrides, name) for d in spec["datasets"] for m in experiment_models(spec)
+                for variant, overrides, name in plans for s in seeds]
     except (KeyError, TypeError, AttributeError) as error:
         raise KeyError(f"params: experiments.{experiment}.datasets and seeds are required ({error})") from None

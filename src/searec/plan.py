@@ -27,11 +27,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from searec.codedeps import stage_sources, training_sources
+from searec.codedeps import model_source, stage_sources, training_sources
 from searec.experiments import experiment_runs
 from searec.features.common import configured_encoder, feature_path, feature_settings
 from searec.layout import (
-    DEFAULT_VARIANT,
     RUN_CONFIG,
     RUN_HISTORY,
     RUN_METRICS,
@@ -315,7 +314,7 @@ class Plan:
         from searec.params import params_schema
 
         models = sorted(params_schema()["properties"]["models"]["properties"])
-        model_files = {f"src/searec/models/{model}.py" for model in models}
+        model_files = {model_source(model) for model in models}
         shared = sorted({path for model in models for path in training_sources(model)})
         return tuple(path for path in shared if path not in model_files)
 
@@ -349,7 +348,7 @@ class Plan:
         items = {}
         for run in planned_grid_runs(self.params):
             items[run.key] = {"dataset": run.dataset, "model": run.model, "folder": run.point.name,
-                              "seed": str(run.seed), "model_file": f"src/searec/models/{run.model}.py",
+                              "seed": str(run.seed), "model_file": model_source(run.model),
                               "settings": self._settings(run.model, point=run.point.values)}
         directory = str(grid_run_dir("{dataset}", "{model}", "{folder}", "{seed}"))
         return self._training_stage("train_grid", "Train one point of a model's grid at the search seed.",
@@ -369,15 +368,19 @@ class Plan:
             params=("grids", "experiments.main.search", "training.valid_metric"),
             code=tuple(stage_sources("searec.commands.training:cmd_select")), log="logs/select/{dataset}/{model}.log")
 
+    @staticmethod
+    def _run_fields(run: Any, **fields: str) -> dict[str, Any]:
+        """The template fields of one run of an experiment (``folder``: its variant folder)."""
+        return {"dataset": run.dataset, "model": run.model, "folder": run.variant, "seed": str(run.seed),
+                "model_file": model_source(run.model)} | fields
+
     def _train(self) -> Stage:
         """The searched experiment's runs: the point ``select`` chose, every seed (the grid run reused at its seed)."""
         items = {}
         searched = search_seed(self.params) is not None
         for run in self.runs.get("main", []) if searched else []:
-            items[_key(run.dataset, run.model, run.seed)] = {
-                "dataset": run.dataset, "model": run.model, "folder": run.variant, "seed": str(run.seed),
-                "selection": str(selection_path(run.dataset, run.model)),
-                "model_file": f"src/searec/models/{run.model}.py", "settings": self._settings(run.model)}
+            items[_key(run.dataset, run.model, run.seed)] = self._run_fields(
+                run, selection=str(selection_path(run.dataset, run.model)), settings=self._settings(run.model))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train", "Train the selected grid point of one model with one seed.",
                                     items, directory, selected=True)
@@ -389,12 +392,9 @@ class Plan:
             for run in runs:
                 if experiment == "main" and search_seed(self.params) is not None:
                     continue
-                variant = (experiment, run.variant.removeprefix(f"{experiment}-")) if run.variant != DEFAULT_VARIANT \
-                    else None
-                items[_key(run.dataset, run.model, run.variant, run.seed)] = {
-                    "dataset": run.dataset, "model": run.model, "folder": run.variant, "seed": str(run.seed),
-                    "model_file": f"src/searec/models/{run.model}.py",
-                    "settings": self._settings(run.model, variant=variant)}
+                variant = (experiment, run.variant_name) if run.variant_name is not None else None
+                items[_key(run.dataset, run.model, run.variant, run.seed)] = self._run_fields(
+                    run, settings=self._settings(run.model, variant=variant))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train_variant", "Train one variant of an experiment with one seed.",
                                     items, directory, selected=False)
