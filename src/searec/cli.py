@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="rewrite the generated files (dvc.yaml, the params schema's models)")
     generate.add_argument("--params", type=Path, default=Path("params.yaml"))
     generate.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale, writing nothing")
+    generate.add_argument("--mark", type=Path, metavar="FILE",
+                          help="with --check: when all are current, write FILE (dvc.yaml's first stage does)")
     generate.set_defaults(func=handler("project:cmd_generate"))
 
     figures = sub.add_parser("figures", help="training curves, ablation bars, sensitivity lines, SEA's representations")

@@ -9,6 +9,10 @@ from typing import Any
 
 from searec.layout import DEFAULT_VARIANT, run_dir
 
+PROPOSED_MODEL = "sea"
+"""The model the experiments are about (SEA): its rows are compared with the best baseline, its
+representations drawn, and the ablation and sensitivity experiments vary it."""
+
 
 @dataclass(frozen=True)
 class PlannedRun:

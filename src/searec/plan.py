@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from searec.codedeps import model_source, stage_sources, training_sources
-from searec.experiments import experiment_runs
+from searec.experiments import PROPOSED_MODEL, experiment_runs
 from searec.features.common import configured_encoder, feature_path, feature_settings
 from searec.layout import (
     RUN_CONFIG,
@@ -56,7 +56,7 @@ FEATURE_MODALITIES = ("text", "image")
 TABLE_FORMATS = ("csv", "md", "tex")
 FIGURE_FORMATS = ("png", "pdf")
 FIGURES_DIR = Path("results/figures")
-REPRESENTATION_MODEL = "sea"
+REPRESENTATION_MODEL = PROPOSED_MODEL
 """The model whose generic/unique item representations ``searec figures`` draws (SEA's Figure 5)."""
 SYNTH_OPTIONS = ("users", "items", "image_dim", "text_dim", "seed")
 """The ``synthetic.<name>`` fields, passed to ``searec synth`` as its options of the same names."""

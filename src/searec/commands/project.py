@@ -57,6 +57,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print(f"{problem}; regenerate it: searec generate", file=sys.stderr)
         if not problems:
             print("generated files are current: " + ", ".join(str(g.path) for g in files))
+            if args.mark:
+                write_text_atomic(args.mark, "the generated files were current for params.yaml\n")
         return 1 if problems else 0
     for generated in files:
         write_text_atomic(generated.path, generated.text())

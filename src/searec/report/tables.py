@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 
 from searec.errors import AggregationError
+from searec.experiments import PROPOSED_MODEL
 from searec.fileio import atomic_path, write_text_atomic
 from searec.layout import DEFAULT_VARIANT, variant_of_run
 
 log = logging.getLogger(__name__)
 
 HEADLINE_COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-PROPOSED_MODEL = "sea"
 PER_USER_FILE = "test_per_user.parquet"
 
 
