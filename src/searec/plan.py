@@ -160,14 +160,18 @@ class Stage:
         names = [name for pattern in patterns for _, name, _, _ in string.Formatter().parse(pattern) if name]
         return [name for name in dict.fromkeys(names) if name not in self.listed]
 
+    @cached_property
+    def _jobs_by_wildcards(self) -> dict[tuple[str, ...], Job]:
+        names = self.wildcards()
+        return {tuple(str(job.fields[name]) for name in names): job for job in self.jobs.values()}
+
     def job_for(self, wildcards: Mapping[str, str]) -> Job:
         """The job whose fields match a Snakemake job's wildcards."""
         names = self.wildcards()
         wanted = tuple(str(wildcards[name]) for name in names)
-        for job in self.jobs.values():
-            if tuple(str(job.fields[name]) for name in names) == wanted:
-                return job
-        raise KeyError(f"{self.name}: no planned job for {dict(zip(names, wanted))}")
+        if wanted not in self._jobs_by_wildcards:
+            raise KeyError(f"{self.name}: no planned job for {dict(zip(names, wanted))}")
+        return self._jobs_by_wildcards[wanted]
 
 
 def _key(*parts: Any) -> str:
