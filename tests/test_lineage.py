@@ -1,6 +1,7 @@
 """searec lineage: from a result back to its inputs through dvc.lock, and a changed parameter shows."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,4 @@ def test_the_committed_lock_is_the_default_run_and_traces_it_back_to_the_sample(
     assert "data/raw/sample md5 " in text
     assert '"bpr": {"reg_weight": [1e-05, 0.1]}' in text  # select's `grids`: numbers, as DVC wrote them
     assert "--set training.learning_rate=0.001" in text  # a training's settings are in its command
+    assert re.search(r"code: \d+ source files \(src/searec\)", text)  # the code a stage ran: one line

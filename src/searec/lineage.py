@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from searec.codedeps import SOURCE_ROOT
 from searec.errors import SearecError
 from searec.params import numbers_from_text
 
@@ -152,8 +153,14 @@ def lineage_lines(graph: LockGraph, path: Path) -> list[str]:
             lines.append(f"{pad}  code version: {version or 'not recorded'}")
             for key, value in sorted(stage.params.items()):
                 lines.append(f"{pad}  param {key} = {json.dumps(value, sort_keys=True)}")
+            code = [dep for dep in stage.deps if dep["path"].startswith(f"{SOURCE_ROOT}/")]
+            if code:  # the source files it ran: one line, naming only those that differ on disk now
+                changed = [dep["path"] for dep in code if disk_state(graph.root, dep) in ("CHANGED", "missing")]
+                lines.append(f"{pad}  code: {len(code)} source files ({SOURCE_ROOT}), "
+                             + (f"CHANGED on disk: {', '.join(changed)}" if changed else "all same on disk"))
             for dep in stage.deps:
-                visit(dep["path"], dep, depth + 2)
+                if dep not in code:
+                    visit(dep["path"], dep, depth + 2)
 
     if found is None:
         visit(target, None, 0)
