@@ -1,4 +1,6 @@
-"""Profiles: complete params files shipped with the package; one of them is the project's params.yaml.
+"""Profiles: params files shipped with the package (only what differs from the declared defaults).
+
+One of them is the project's params.yaml.
 
 ``quick`` (the default params.yaml: the embedded sample, offline, minutes) and ``paper`` (the SEA
 paper's setting: Amazon 2014 Baby, Sports and Clothing, MMRec's grids, seed 999 + two). Both
