@@ -137,12 +137,13 @@ def dvc_document(params: dict[str, Any]) -> dict[str, Any]:
     # DVC reads the plan from this file, not from params.yaml: a stale one would run yesterday's
     # commands, so the first stage checks it (and the schema) whenever params.yaml or that code changes.
     stages: dict[str, Any] = {GUARD_STAGE: {
+        "desc": "dvc.yaml is current for params.yaml, and params.yaml is valid (before any other stage)",
         "cmd": f"searec generate --check --mark {mark}",
         "deps": ["params.yaml", *generate_sources()],  # DVC refuses dvc.yaml itself as a dependency
         "outs": [{mark: {"cache": False}}]}}
     for stage in Plan(params).stages:
         if not stage.listed:
-            body: dict[str, Any] = {"cmd": "searec " + _dvc_template(stage.command)}
+            body: dict[str, Any] = {"desc": stage.doc, "cmd": "searec " + _dvc_template(stage.command)}
             body["deps"] = [_dvc_template(dep) for dep in stage.dvc_deps] + list(stage.code) + [mark]
             if stage.params:
                 body["params"] = [_dvc_template(p) for p in stage.params]
@@ -151,7 +152,7 @@ def dvc_document(params: dict[str, Any]) -> dict[str, Any]:
             stages[stage.name] = {"foreach": items, "do": body}
             continue
         for key, job in stage.jobs.items():
-            body = {"cmd": "searec " + job.command, "deps": [*job.dvc_deps, mark]}
+            body = {"desc": stage.doc, "cmd": "searec " + job.command, "deps": [*job.dvc_deps, mark]}
             if job.params:
                 body["params"] = list(job.params)
             body |= _dvc_outputs(job.outputs, str)
