@@ -11,7 +11,7 @@ import yaml
 
 from searec.cli import main
 from searec.lineage import LineageError, lineage_lines, load_lock
-from searec.params import numbers_from_text
+from searec.params import numbers_from_text, value_at
 from tests.conftest import PROJECT_ROOT
 
 PIPELINE = {
@@ -77,13 +77,6 @@ def test_lineage_names_what_is_missing(tmp_path: Path) -> None:
         lineage_lines(load_lock(tmp_path / "dvc.lock"), tmp_path / "results" / "x.csv")
 
 
-def _lookup(params: dict, dotted: str):
-    value = params
-    for part in dotted.split("."):
-        value = value[part]
-    return value
-
-
 def test_the_committed_lock_is_the_default_run_and_traces_it_back_to_the_sample() -> None:
     """dvc.lock is committed for the default run, so lineage is inspectable from a clone without any data."""
     lock = yaml.safe_load((PROJECT_ROOT / "dvc.lock").read_text())["stages"]
@@ -96,7 +89,7 @@ def test_the_committed_lock_is_the_default_run_and_traces_it_back_to_the_sample(
     params = numbers_from_text(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text()))
     for stage, entry in lock.items():
         for key, value in ((entry.get("params") or {}).get("params.yaml") or {}).items():
-            assert _lookup(params, key) == numbers_from_text(value), (stage, key, stale)
+            assert value_at(params, key) == numbers_from_text(value), (stage, key, stale)
 
     graph = load_lock(PROJECT_ROOT / "dvc.lock")
     text = "\n".join(lineage_lines(graph, PROJECT_ROOT / "results" / "tables" / "main.csv"))

@@ -26,7 +26,6 @@ def handler(name: str) -> Handler:
     def run(args: argparse.Namespace) -> int:
         return int(getattr(importlib.import_module(f"searec.commands.{module}"), function)(args))
 
-    run.entry = f"searec.commands.{module}:{function}"  # type: ignore[attr-defined]
     return run
 
 

@@ -42,11 +42,15 @@ def _explained(error: Any) -> str:
     message = error.message
     if error.validator == "additionalProperties" and isinstance(error.schema.get("properties"), dict):
         message += f"; known keys: {', '.join(error.schema['properties'])}"
-    elif error.validator == "propertyNames":
-        allowed = (error.schema.get("propertyNames") or {}).get("enum")
-        if allowed:
-            message += f"; known keys: {', '.join(allowed)}"
-    return message
+    return message  # an unknown name under propertyNames is an `enum` error, which lists the known ones
+
+
+def value_at(params: Any, dotted: str) -> Any:
+    """``params["a"]["b"]`` for ``"a.b"``, or ``None`` where a part is absent."""
+    node = params
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def reference_grid(model: str) -> dict[str, list[Any]]:

@@ -123,7 +123,7 @@ class Stage:
             return f"{self.name}@{key}"
         return f"{self.name}-{key}" if key else self.name
 
-    @property
+    @cached_property
     def listed(self) -> set[str]:
         return {name for item in self.items.values() for name, value in item.items() if isinstance(value, list)}
 
@@ -154,6 +154,10 @@ class Stage:
 
     def wildcards(self) -> list[str]:
         """The fields in the Snakemake output patterns (the rule's wildcards)."""
+        return self._wildcard_names
+
+    @cached_property
+    def _wildcard_names(self) -> list[str]:
         import string
 
         patterns = self.snakemake_outputs or [o.path for o in self.outputs]

@@ -34,7 +34,6 @@ from searec.experiments import experiment_models
 from searec.layout import grid_run_dir
 from searec.params import number_from_text, reference_grid
 from searec.sections import section
-from searec.settings import split_training_keys  # noqa: F401  (re-exported: grid axes may be training.<key>)
 
 SEARCHING_EXPERIMENT = "main"
 DEFAULT_POINT = "default"

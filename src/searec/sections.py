@@ -14,6 +14,7 @@ from typing import Any
 
 from searec.declared import Setting, declared_defaults
 from searec.errors import ParamsError
+from searec.params import value_at
 
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 METRIC_PATTERN = r"(recall|ndcg|precision|map)@\d+"
@@ -83,10 +84,7 @@ def section_defaults(path: str) -> dict[str, Any]:
 def section(params: Mapping[str, Any], path: str) -> dict[str, Any]:
     """The settings of section ``path`` (``features.text``): declared defaults, params.yaml's values
     over them, each checked; an unknown key is an error naming the known ones."""
-    node: Any = params
-    for part in path.split("."):
-        node = (node or {}).get(part) if isinstance(node, Mapping) else None
-    given = dict(node or {})
+    given = dict(value_at(dict(params), path) or {})
     declared = {setting.name: setting for setting in SECTIONS[path]}
     unknown = sorted(set(given) - set(declared))
     if unknown:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from searec.generated import DVC_FILE, dvc_text
+from searec.params import value_at
 from searec.plan import Plan
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
@@ -26,13 +27,7 @@ def constraints(stage):
 
 def tracked_params(keys):
     """The values of the params.yaml keys a job depends on (DVC's `params:`), for Snakemake's params trigger."""
-    values = {}
-    for key in keys:
-        node = config
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        values[key] = node
-    return values
+    return {key: value_at(config, key) for key in keys}
 
 
 def reported(stage, path):
