@@ -107,7 +107,7 @@ def snakemake_commands(cwd: Path) -> list[str]:
     commands = [line.removeprefix("Shell command: ") for line in dry.splitlines()
                 if line.startswith("Shell command: ") and line != "Shell command: None"]  # None: rule all
     assert commands and all(re.match(r"^\S+python\S* -m searec ", command) for command in commands), commands[:3]
-    return sorted(re.sub(r" 2> \S+$", "", re.sub(r"^\S+ -m searec ", "searec ", command)) for command in commands)
+    return sorted(re.sub(r" > \S+ 2>&1$", "", re.sub(r"^\S+ -m searec ", "searec ", command)) for command in commands)
 
 
 def dvc_commands(cwd: Path) -> list[str]:

@@ -8,8 +8,10 @@ and a stage's code dependencies (``searec.codedeps``) are its own command's, not
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -90,7 +92,33 @@ def _default_graph_cache() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "searec" / "graphs"
 
 
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every option's default (``(default: 999)``), except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default is None or action.default is False or action.default in ([], "")
+                or "default" in text or action.default is argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action) or text
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` and every sub-command parser below it the defaults-showing help."""
+    parser.formatter_class = _DefaultsShown
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _show_defaults(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    parser = _build_commands()
+    _show_defaults(parser)
+    return parser
+
+
+def _build_commands() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="searec", description="Multimodal recommendation pipeline around SEA (arXiv 2406.08270). "
                                    "Each sub-command is one pipeline stage.")
@@ -113,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(train)
     train.add_argument("--model", required=True, help="model name (see `searec models`)")
     train.add_argument("--out", type=Path, required=True, help="run folder (an existing one is resumed)")
-    train.add_argument("--seed", type=int, default=999)
+    train.add_argument("--seed", type=int, default=999, help="the run's seed (999 is MMRec's)")
     train.add_argument("--params", type=Path, default=None,
                        help="YAML with `training:` and `models: {NAME: {...}}` sections (e.g. params.yaml)")
     train.add_argument("--variant", metavar="EXPERIMENT:NAME",
@@ -124,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--selected", type=Path, metavar="FILE",
                        help="a `searec select` file: its point's values override everything else; at the "
                             "seed it was searched with, the grid run is reused instead of trained again")
-    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    train.add_argument("--threads", type=int, default=0,
+                       help="torch CPU threads, recorded and part of the run's identity (0: the CPUs this process "
+                            "may use: its affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS; beside "
+                            "other jobs give each a share)")
     train.add_argument("--graph-cache", type=Path, default=_default_graph_cache(),
                        help="cache of feature-derived graphs, keyed by feature content "
                             "(default: $SEAREC_GRAPH_CACHE or ~/.cache/searec/graphs)")
@@ -200,13 +231,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WRITE_FAILURES = {errno.EACCES: "choose a folder you can write to",
+                  errno.EPERM: "choose a folder you can write to",
+                  errno.EROFS: "the file system is read-only: choose a writable folder",
+                  errno.ENOSPC: "the disk is full: free space (or write elsewhere) and run the command again",
+                  errno.EDQUOT: "the disk quota is used up: free space and run the command again"}
+"""OSErrors that say the environment cannot take a write, with what the user can do about each."""
+
+INTERRUPTED_EXIT = 130
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a tool killed by the signal reports
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A user-fixable problem is one line and exit 2, never a traceback:
+    :class:`SearecError`, a folder that cannot be written (read-only, no permission, disk full),
+    an interruption (exit 130: every output is written atomically, so rerunning is safe), and a
+    closed output pipe (``searec grid | head``)."""
     from searec.runtime import setup_logging
 
     args = build_parser().parse_args(argv)
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
+    prefix = f"searec {args.command}"
     try:
         return int(args.func(args))
     except SearecError as error:
-        print(f"searec {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prefix}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return BROKEN_PIPE_EXIT
+    except OSError as error:
+        if error.errno not in WRITE_FAILURES:
+            raise
+        where = error.filename or "a file"
+        print(f"{prefix}: error: cannot write {where}: {error.strerror}; {WRITE_FAILURES[error.errno]}. "
+              f"Nothing half-written was kept.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        resume = (" to resume from the last complete epoch (the checkpoint)" if args.command == "train" else "")
+        print(f"\n{prefix}: interrupted. Nothing half-written was kept (outputs are written atomically); run "
+              f"the same command again{resume}.", file=sys.stderr)
+        return INTERRUPTED_EXIT

@@ -7,9 +7,12 @@ so an interrupted stage never leaves a half-written file that a later stage coul
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
+import io
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +45,10 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_current_umask())
         os.replace(tmp_path, destination)
+    except OSError as error:
+        if error.filename is None:  # a failed write through a handle names no file: name the destination
+            error.filename = str(destination)
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -75,9 +82,11 @@ def save_torch_atomic(destination: str | os.PathLike[str], payload: Any) -> None
     """
     import torch
 
+    buffer = io.BytesIO()  # serialised in memory: a full disk then fails in a plain write (ENOSPC), not
+    torch.save(payload, buffer)  # deep inside torch's zip writer ("enforce fail at inline_container.cc")
     with atomic_path(destination) as tmp:
         with open(tmp, "wb") as handle:
-            torch.save(payload, handle)
+            handle.write(buffer.getbuffer())
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -87,3 +96,36 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: handle.read(HASH_CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class FolderLockedError(Exception):
+    """Another process holds the lock of a folder (see :func:`exclusive_lock`)."""
+
+    def __init__(self, lock_file: Path, holder: str) -> None:
+        super().__init__(f"{lock_file.parent} is in use by {holder}")
+        self.lock_file = lock_file
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file`` for the block, or raise :class:`FolderLockedError` at once.
+
+    The file records the holder (host, pid) so that the refusal can name it. The kernel releases
+    the lock when the process ends, however it ends, so a killed holder never leaves a stale lock.
+    """
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_file, "a+", encoding="utf-8")  # noqa: SIM115 (held for the block)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise FolderLockedError(lock_file, handle.read().strip() or "another process") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()

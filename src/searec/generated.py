@@ -60,17 +60,13 @@ def schema_text(path: Path) -> str:
 
 def datasets_schema_entry() -> dict[str, Any]:
     """``datasets``: entries by name whose ``source`` is one of the release formats (searec.data.releases)."""
-    from searec.data.releases import RELEASES
+    from searec.data.registry import dataset_fields_schema
 
     return {"description": "registry datasets by name; fields override the registry's, a new name needs source + "
                            "category (`searec datasets`)",
             "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {"source": {"enum": list(RELEASES),
-                                          "description": "; ".join(f"{r.name}: {r.description}" for r in
-                                                                   RELEASES.values())},
-                               "category": {"type": "string"}}}}
+            "additionalProperties": {"type": "object", "additionalProperties": False,
+                                     "properties": dataset_fields_schema()}}
 
 
 def generated_files(params_path: Path = Path("params.yaml")) -> list[GeneratedFile]:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from searec.fileio import atomic_path, write_json_atomic
-from searec.runtime import code_version
+from searec.runtime import split_run_facts
 
 GRAPH_MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -176,7 +176,9 @@ def cached_knn_item_graph(features: np.ndarray, k: int, cache_dir: Path, chunk_s
 
     ``cache_dir`` may be a ``searec graphs`` output folder (its manifest is searched) or a plain
     cache; a graph built here is stored under a name carrying the features' SHA-256, so a
-    changed feature matrix can never meet a stale graph. Writes are atomic.
+    changed feature matrix can never meet a stale graph. Writes are atomic. A ``searec graphs``
+    folder is another stage's tracked output: it is read, never written (a graph it lacks is
+    built in memory), and a cache that cannot be written (read-only, full) is only read.
     """
     digest = features_digest(features)
     artifact = find_graph_artifact(cache_dir, "knn", digest, k)
@@ -186,7 +188,14 @@ def cached_knn_item_graph(features: np.ndarray, k: int, cache_dir: Path, chunk_s
     if path.exists():
         return sp.load_npz(path).tocsr()
     graph = knn_item_graph(features, k, chunk_size)
-    _save_npz(path, graph)
+    if (Path(cache_dir) / GRAPH_MANIFEST).exists():
+        log.info("kNN graph (k=%d) built in memory: %s is a `searec graphs` output (add k to graphs.knn_k to "
+                 "make it there once)", k, cache_dir)
+        return graph
+    try:
+        _save_npz(path, graph)
+    except OSError as error:
+        log.warning("kNN graph (k=%d) not cached: cannot write %s (%s)", k, path, error.strerror or error)
     return graph
 
 
@@ -213,6 +222,5 @@ def write_graph_artifacts(out: Path, n_users: int, n_items: int, users: np.ndarr
     save(f"uu-k{user_user_k}.npz", user_cooccurrence_graph(n_users, users, items, user_user_k), "uu", train_key,
          user_user_k, normalization="none: co-interaction counts")
     manifest = {"graphs": entries, "inputs": inputs}
-    manifest["code_version"] = code_version()
-    write_json_atomic(out / GRAPH_MANIFEST, manifest)
+    write_json_atomic(out / GRAPH_MANIFEST, split_run_facts(out, manifest))
     return manifest

@@ -28,6 +28,7 @@ RUN_CONFIG = "config.yaml"
 RUN_PER_USER_TEST = "test_per_user.parquet"
 RUN_CHECKPOINT = "checkpoint.pt"
 RUN_LOG = "train.log"
+RUN_LOCK = ".lock"
 RUN_OUTPUTS = (RUN_METRICS, RUN_MODEL, RUN_HISTORY, RUN_CONFIG, RUN_PER_USER_TEST)
 """What a finished run leaves: the tracked outputs of every training stage (the checkpoint is
 deleted at the end; the log is not tracked)."""

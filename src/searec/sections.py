@@ -72,6 +72,8 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("valid_metric", "recall@20", "the validation metric of early stopping and selection",
                 pattern=METRIC_PATTERN),
         Setting("device", "auto", "auto, cpu or cuda[:N]", pattern=DEVICE_PATTERN),
+        Setting("deterministic", True, "torch's deterministic algorithms: same seed, same result (on CUDA, ops "
+                                       "without a deterministic kernel stop the run, naming the op)"),
     ),
 }
 """params.yaml's sections by their dotted path, each setting with its default, meaning and range."""

@@ -112,7 +112,7 @@ def test_file_urls_work(tmp_path: Path) -> None:
 def test_offline_dataset_error_names_every_missing_file_and_where_to_put_it(tmp_path: Path) -> None:
     dead = refused_url()
     entry = DatasetEntry("demo", "amazon2014", "Baby",
-                         (remote(dead, name="reviews_Baby_5.json.gz"), remote(dead, name="meta_Baby.json.gz")), {})
+                         (remote(dead, name="reviews_Baby_5.json.gz"), remote(dead, name="meta_Baby.json.gz")))
     with pytest.raises(DownloadError) as caught:
         download_dataset(entry, tmp_path / "raw", FAST, sleep=lambda _: None)
     message = str(caught.value)
@@ -124,7 +124,7 @@ def test_offline_dataset_error_names_every_missing_file_and_where_to_put_it(tmp_
 def test_dataset_manifest_records_every_file(tmp_path: Path) -> None:
     with local_server() as server:
         url = server.add("/file.bin", Route(BODY))
-        entry = DatasetEntry("demo", "amazon2014", "Baby", (remote(url),), {})
+        entry = DatasetEntry("demo", "amazon2014", "Baby", (remote(url),))
         manifest = download_dataset(entry, tmp_path, FAST)
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
     assert on_disk == manifest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import io
 from pathlib import Path
 
@@ -44,7 +46,9 @@ def test_good_corrupt_missing_and_non_image_answers(tmp_path: Path) -> None:
         assert manifest.loc[2, "reason"].startswith("not a decodable image")
         assert manifest.loc[3, "reason"] == "HTTP 404 Not Found"
         assert manifest.loc[4, "status"] == "ok"  # retried after one HTTP 500
-        assert manifest.loc[5, "url"] == local.resolve().as_uri() and manifest.loc[5, "status"] == "ok"
+        # a relative URL is recorded (and names its file) as the metadata gives it: no machine's path
+        assert manifest.loc[5, "url"] == "images/local.jpg" and manifest.loc[5, "status"] == "ok"
+        assert manifest.loc[5, "file"] == cache_name("images/local.jpg") and manifest.loc[0, "reason"] == ""
         assert manifest.loc[6, "status"] == "no_url"
         assert manifest.loc[0, "file"] == cache_name(urls["good"])
 
@@ -52,3 +56,7 @@ def test_good_corrupt_missing_and_non_image_answers(tmp_path: Path) -> None:
         again = fetch_item_images(items, tmp_path / "raw", tmp_path / "images", workers=3, policy=FAST)
         assert len(server.routes["/good.jpg"].requests) == requests_before  # cached by URL
         assert again["cached"] == 3 and again["fetched"] == 0
+        # whether a file was cached is a fact of this execution: the tracked manifests are the same bytes
+        assert "cached" not in json.loads((tmp_path / "images" / "manifest.json").read_text())
+        second = pd.read_parquet(tmp_path / "images" / "manifest.parquet").set_index("item")
+        assert second.to_dict() == manifest.to_dict(), second.compare(manifest)

@@ -22,5 +22,5 @@ for planned in PLAN.stages:
         log:
             planned.log,
         shell:
-            "{params.command} 2> {log}"
+            "{params.command} > {log} 2>&1"
 

@@ -65,7 +65,7 @@ def cmd_features_image(args: argparse.Namespace) -> int:
         weights = Path(settings["weights_path"]) if settings["weights_path"] else None
         encoder = load_image_encoder(settings["encoder"], weights)
         matrix, manifest = encode_item_images(paths, encoder, int(settings["batch_size"]), int(settings["workers"]),
-                                              device_for(str(settings["device"])))
+                                              device_for(str(settings["device"]), "features.image.device"))
     path = feature_path(args.root, entry.name, "image", settings["encoder"])
     write_feature_file(path, matrix, manifest | {"dataset": entry.name})
     print(json.dumps({"file": str(path)} | manifest, indent=2))

@@ -100,27 +100,46 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cutoffs(text: str) -> list[int]:
+    """``--k 5,10,20``: sorted distinct positive cut-offs."""
+    try:
+        cutoffs = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise CliError(f"--k {text!r}: expected comma-separated positive integers, e.g. 5,10,20,50") from None
+    if not cutoffs or cutoffs[0] < 1:
+        raise CliError(f"--k {text!r}: expected comma-separated positive integers, e.g. 5,10,20,50")
+    return cutoffs
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
     import numpy as np
 
     from searec.data.mmrec import load_mmrec_folder
+    from searec.errors import NonFiniteScoresError
     from searec.training.evaluation import RankingEvaluator, score_matrix_function
 
+    topk = _cutoffs(args.k)
+    if args.batch_size < 1:
+        raise CliError(f"--batch-size {args.batch_size}: give a positive number of users per batch")
     dataset = load_mmrec_folder(args.data, inter_columns(args))
     try:
         scores = np.load(args.scores, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise CliError(f"{args.scores}: cannot load a score matrix ({error}); save a float32 users × items "
-                       f"array with numpy.save") from None
+    except (OSError, ValueError, EOFError) as error:
+        size = args.scores.stat().st_size if args.scores.exists() else None
+        raise CliError(f"{args.scores}: cannot load a score matrix ({error or type(error).__name__}"
+                       f"{'' if size is None else f'; {size} bytes'}); save a float32 users × items array with "
+                       f"numpy.save") from None
     expected = (dataset.n_users, dataset.n_items)
     if scores.ndim != 2 or scores.shape != expected:
         raise CliError(f"{args.scores}: shape {scores.shape}, expected {expected} (users × items of {args.data}); "
                        f"row u must hold user u's scores for items 0..{dataset.n_items - 1}")
     if not np.issubdtype(scores.dtype, np.floating):
         raise CliError(f"{args.scores}: dtype {scores.dtype}, expected a float array")
-    topk = sorted({int(k) for k in args.k.split(",")})
-    evaluator = RankingEvaluator(dataset, args.split, topk, args.batch_size)
-    result = evaluator.evaluate(score_matrix_function(scores))
+    evaluator = RankingEvaluator(dataset, args.split, topk, args.batch_size, masked_items=True)
+    try:
+        result = evaluator.evaluate(score_matrix_function(scores))
+    except NonFiniteScoresError as error:
+        raise CliError(f"{args.scores}: {error}") from None
     print(json.dumps({"dataset": dataset.name, "split": args.split, "users": int(result.users.size),
                       "cold_users_dropped": result.cold_users_dropped, "metrics": result.means()}, indent=2))
     return 0

@@ -52,21 +52,15 @@ def _variant(text: str) -> tuple[str, str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from searec.data.mmrec import load_mmrec_folder
     from searec.models import get_model_class
-    from searec.runtime import setup_logging
+    from searec.runtime import configure_threads
     from searec.search import find_point, read_selection
     from searec.settings import configured_settings
     from searec.training.config import TrainingConfig
-    from searec.training.trainer import CHECKPOINT, METRICS, train_run
+    from searec.training.trainer import train_run
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    log_file = args.out / "train.log"
-    if not (args.out / CHECKPOINT).exists() and not (args.out / METRICS).exists():
-        log_file.unlink(missing_ok=True)  # a fresh run starts a fresh log; a resumed one appends
-    setup_logging(log_file=log_file)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    if args.threads < 0:
+        raise CliError(f"--threads {args.threads}: give a positive count, or 0 for the CPUs this process may use")
+    threads = configure_threads(args.threads)
     model_cls = get_model_class(args.model)
     params_file = read_params_file(args.params)
     variant = _variant(args.variant) if args.variant else None
@@ -87,7 +81,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     training = TrainingConfig.from_mapping(settings.training)
     dataset = load_mmrec_folder(args.data, inter_columns(args))
     result = train_run(dataset, model_cls.name, settings.model, training, args.seed, args.out,
-                       graph_cache_dir=args.graph_cache, reuse_from=reuse_from, annotations=annotations)
+                       graph_cache_dir=args.graph_cache, reuse_from=reuse_from, annotations=annotations,
+                       threads=threads)
     print(json.dumps({"run": str(args.out), "best_epoch": result["best_epoch"], "test": result["test"]}, indent=2))
     return 0
 

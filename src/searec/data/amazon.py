@@ -16,6 +16,7 @@ import html
 import json
 import logging
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,22 +75,34 @@ def open_text(path: Path) -> IO[str]:
     return open(path, encoding="utf-8", errors="replace")
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a plain or gzip file; a truncated or corrupt gzip stream is an error naming the file."""
+    number = 0
+    try:
+        with open_text(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                yield number, line
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DatasetError(f"{path}: the gzip stream ends or breaks after line {number} ({error}); the file is "
+                           f"truncated or corrupt. Move it away and run `searec data download` again (or put a "
+                           f"complete copy there by hand).") from None
+
+
 def _records(path: Path, decode: Callable[[str], Any], report: ParseReport) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            report.lines += 1
-            try:
-                record = decode(line)
-            except (ValueError, SyntaxError, MemoryError, RecursionError) as error:
-                report.skip(number, f"not a {'JSON object' if decode is json.loads else 'Python literal'} "
-                                    f"({type(error).__name__}: {str(error)[:80]})")
-                continue
-            if not isinstance(record, dict):
-                report.skip(number, f"expected an object, got {type(record).__name__}")
-                continue
-            yield number, record
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        report.lines += 1
+        try:
+            record = decode(line)
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as error:
+            report.skip(number, f"not a {'JSON object' if decode is json.loads else 'Python literal'} "
+                                f"({type(error).__name__}: {str(error)[:80]})")
+            continue
+        if not isinstance(record, dict):
+            report.skip(number, f"expected an object, got {type(record).__name__}")
+            continue
+        yield number, record
     report.log_summary()
 
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from searec.data.registry import PACKAGE_URL_PREFIX, DatasetEntry, RemoteFile, package_url_path
 from searec.errors import SearecError
 from searec.fileio import sha256_file, write_json_atomic
-from searec.runtime import code_version, show_progress
+from searec.runtime import show_progress, split_run_facts
 from searec.sections import section_defaults
 
 log = logging.getLogger(__name__)
@@ -115,18 +115,48 @@ def _stream_once(remote: RemoteFile, partial: Path, policy: RetryPolicy) -> None
             raise HTTPException(f"connection closed after {received} of {length} bytes")
 
 
+def move_aside(path: Path, why: str) -> Path:
+    """Rename ``path`` to ``<name>.<why>[.N]`` beside it (never overwriting) and return the new path.
+
+    A file that fails verification may be one the user placed by hand (the offline route): it is
+    kept, under a name that says why it was not used, never deleted.
+    """
+    candidate = path.with_name(f"{path.name}.{why}")
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}.{why}.{number}")
+    os.replace(path, candidate)
+    return candidate
+
+
 def fetch_file(remote: RemoteFile, folder: Path, policy: RetryPolicy = RetryPolicy(),
                sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """Make ``folder/remote.name`` a verified copy of ``remote.url``; returns its manifest record."""
+    """Make ``folder/remote.name`` a verified copy of ``remote.url``; returns its manifest record.
+
+    A present file that fails verification is moved aside (``<name>.rejected``), not deleted.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / remote.name
+    registered = remote
+    set_aside = ""
     if target.exists():
         problem = _verify(target, remote)
         if problem is None:
             log.info("%s: present and verified, not fetched again", target)
-            return _record(remote, target)
-        log.warning("%s: present but %s; fetching again", target, problem)
-        target.unlink()
+            return _record(registered, target)
+        kept = move_aside(target, "rejected")
+        set_aside = f" (the file that was at {target} has {problem}; it is kept as {kept})"
+        log.warning("%s: present but %s; moved aside to %s and fetching again", target, problem, kept)
+    try:
+        return _fetch_into(remote, folder, target, policy, sleep)
+    except DownloadError as error:
+        raise DownloadError(f"{error}{set_aside}") from error
+
+
+def _fetch_into(remote: RemoteFile, folder: Path, target: Path, policy: RetryPolicy,
+                sleep: Callable[[float], None]) -> dict[str, Any]:
+    registered = remote
     if not remote.url:
         raise DownloadError(f"{remote.name}: no URL is known (this source has no public download URL)")
     if remote.url.startswith(PACKAGE_URL_PREFIX):
@@ -159,8 +189,12 @@ def fetch_file(remote: RemoteFile, folder: Path, policy: RetryPolicy = RetryPoli
         raise DownloadError(f"{remote.url}: downloaded file has {problem}; deleted. The file on the server "
                             f"changed or the registry entry is wrong; check the source and fix the registry.")
     os.replace(partial, target)
-    log.info("%s: fetched and verified (%d bytes)", target, target.stat().st_size)
-    return _record(remote, target)
+    if remote.sha256 is None:
+        log.info("%s: fetched (no checksum known; %d bytes, SHA-256 recorded in the manifest)", target,
+                 target.stat().st_size)
+    else:
+        log.info("%s: fetched and verified (%d bytes)", target, target.stat().st_size)
+    return _record(registered, target)
 
 
 def is_missing_local_file(error: Exception) -> bool:
@@ -176,7 +210,9 @@ def _reason(error: Exception) -> str:
 
 
 def _record(remote: RemoteFile, path: Path) -> dict[str, Any]:
-    return {"url": remote.url, "size": path.stat().st_size, "sha256": sha256_file(path)}
+    """A file's manifest entry: its registered URL (``package:`` kept as such: no install path), size, SHA-256."""
+    return {"url": remote.url, "size": path.stat().st_size, "sha256": sha256_file(path),
+            "verified": remote.sha256 is not None}
 
 
 def download_dataset(entry: DatasetEntry, folder: Path, policy: RetryPolicy = RetryPolicy(),
@@ -188,6 +224,7 @@ def download_dataset(entry: DatasetEntry, folder: Path, policy: RetryPolicy = Re
     """
     records: dict[str, Any] = {}
     failures: list[str] = []
+    (folder / "manifest.json").unlink(missing_ok=True)  # rewritten at the end; never lists a file not verified now
     for remote in entry.files:
         try:
             records[remote.name] = _record_role(fetch_file(remote, folder, policy, sleep), remote)
@@ -205,8 +242,7 @@ def download_dataset(entry: DatasetEntry, folder: Path, policy: RetryPolicy = Re
                             + "\nWithout internet, copy each file to the path shown (or set SEAREC_MIRROR to a "
                               "folder or server that has them) and run the stage again.")
     manifest = {"dataset": entry.name, "source": entry.source, "category": entry.category, "files": records}
-    manifest["code_version"] = code_version()
-    write_json_atomic(folder / "manifest.json", manifest)
+    write_json_atomic(folder / "manifest.json", split_run_facts(folder, manifest))
     return manifest
 
 

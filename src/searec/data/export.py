@@ -21,7 +21,7 @@ import pandas as pd
 from searec.data.mmrec import FEATURE_SUFFIX
 from searec.errors import DatasetError
 from searec.fileio import atomic_path, write_json_atomic
-from searec.runtime import code_version
+from searec.runtime import split_run_facts
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def export_mmrec(processed: Path, out: Path, name: str, extra_features: dict[str
     for stale in out.glob(f"*{FEATURE_SUFFIX}"):
         if stale.name[: -len(FEATURE_SUFFIX)] not in features:
             stale.unlink()
-    written = {"dataset": name, "from": str(processed), "interactions": len(inter), "users": len(users),
-               "items": len(items), "features": sorted(features), "source_manifest": manifest.get("inputs", {})}
-    written["code_version"] = code_version()
-    write_json_atomic(out / "export.json", written)
+    written = {"dataset": name, "from": f"{processed.parent.name}/{processed.name}", "interactions": len(inter),
+               "users": len(users), "items": len(items), "features": sorted(features),
+               "source_manifest": manifest.get("inputs", {})}
+    write_json_atomic(out / "export.json", split_run_facts(out, written))
     log.info("wrote MMRec folder %s (%d interactions, features: %s)", out, len(inter), sorted(features) or "none")
     return written

@@ -57,6 +57,7 @@ class InteractionDataset:
         splits: ``train``, ``valid`` and ``test`` interactions.
         features: modality name -> float32 ``[n_items, d]`` matrix.
         source_files: file name -> SHA-256 of every file the dataset was read from.
+        folder: the MMRec folder it was read from (None when built in memory).
     """
 
     name: str
@@ -65,6 +66,7 @@ class InteractionDataset:
     splits: dict[str, Interactions]
     features: dict[str, np.ndarray] = field(default_factory=dict)
     source_files: dict[str, str] = field(default_factory=dict)
+    folder: Path | None = None
 
     @property
     def train(self) -> Interactions:
@@ -90,6 +92,25 @@ class InteractionDataset:
     def cold_evaluation_users(self, split: str) -> int:
         """How many users have ``split`` interactions but none in train (dropped from evaluation)."""
         return int(np.unique(self.splits[split].users).size - self.evaluation_users(split).size)
+
+    def require_evaluation_users(self) -> None:
+        """Refuse a dataset a run cannot be selected or tested on: an evaluation split without users.
+
+        Without validation users no epoch can be chosen; without test users the run would report
+        NaN metrics for 0 users. Both are found here, before any training.
+        """
+        where = self.folder or self.name
+        for split, code in SPLIT_LABELS.items():
+            if split == "train":
+                continue
+            if not len(self.splits[split]):
+                raise DatasetError(f"{where}: the {split} split is empty (no .inter row has x_label {code}); a run "
+                                   f"needs validation and test interactions. Re-split the data (searec data "
+                                   f"preprocess writes all three splits) or fix the label column.")
+            if not self.evaluation_users(split).size:
+                raise DatasetError(f"{where}: none of the {len(self.splits[split])} {split} interactions belongs to "
+                                   f"a user with training interactions, so no user can be evaluated on {split}. "
+                                   f"Re-split the data so every user has training history.")
 
     def summary(self) -> str:
         parts = ", ".join(f"{name} {len(inter)}" for name, inter in self.splits.items())
@@ -217,8 +238,16 @@ def read_feature_file(path: Path, n_items: int) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:
+        if "pickle" not in str(error):  # a header that promises more bytes than the file holds
+            raise DatasetError(f"{path}: not a complete .npy file ({error}; {path.stat().st_size} bytes): it is "
+                               f"truncated or corrupt. Write it again (numpy.save) or re-run the stage that "
+                               f"made it.") from None
         raise DatasetError(f"{path}: cannot load without pickle ({error}). Save features as a plain float "
                            f"array with numpy.save.") from None
+    except (EOFError, OSError) as error:
+        raise DatasetError(f"{path}: not a readable .npy file ({error or type(error).__name__}; "
+                           f"{path.stat().st_size} bytes): it is empty, truncated or not an array. Write it "
+                           f"again (numpy.save) or re-run the stage that made it.") from None
     if not isinstance(array, np.ndarray) or array.dtype.type not in FLOAT_FEATURE_DTYPES:
         raise DatasetError(f"{path}: dtype {getattr(array, 'dtype', type(array))}, expected float16/32/64. "
                            f"Save the features as a float array.")
@@ -240,6 +269,24 @@ def read_feature_file(path: Path, n_items: int) -> np.ndarray:
     return features
 
 
+SPARSE_IDS_TOLERATED = 1024
+"""Unused indices below the largest id that are only warned about; beyond this and beyond the
+number of used ids, the ids are not indices (every model allocates one row per index)."""
+
+
+def _index_range(ids: np.ndarray, what: str, path: Path) -> int:
+    """The index range (largest id + 1), refusing ids so sparse that they cannot be row indices."""
+    size = int(ids.max()) + 1
+    used = int(np.unique(ids).size)
+    if size - used > max(SPARSE_IDS_TOLERATED, used):
+        raise DatasetError(
+            f"{path}: {what} ids reach {size - 1} but only {used} distinct ids are used; ids must be dense 0-based "
+            f"indices (each model allocates a row per index: {size:,} rows here). Remap them to 0..{used - 1}, "
+            f"e.g. with pandas.factorize, keeping the mapping beside the folder (as MMRec's "
+            f"{what[0]}_id_mapping.csv does).")
+    return size
+
+
 def load_mmrec_folder(folder: str | Path, columns: InterColumns = InterColumns()) -> InteractionDataset:
     """Load and validate an MMRec-format dataset folder.
 
@@ -251,8 +298,8 @@ def load_mmrec_folder(folder: str | Path, columns: InterColumns = InterColumns()
     folder = Path(folder)
     inter_path = find_inter_file(folder)
     users, items, labels = read_inter_file(inter_path, columns)
-    n_users = int(users.max()) + 1
-    n_items = int(items.max()) + 1
+    n_users = _index_range(users, "user", inter_path)
+    n_items = _index_range(items, "item", inter_path)
     splits = {
         name: Interactions(users=users[labels == code], items=items[labels == code])
         for name, code in SPLIT_LABELS.items()
@@ -265,7 +312,7 @@ def load_mmrec_folder(folder: str | Path, columns: InterColumns = InterColumns()
         source_files[feature_path.name] = sha256_file(feature_path)
     dataset = InteractionDataset(
         name=inter_path.stem, n_users=n_users, n_items=n_items, splits=splits,
-        features=features, source_files=source_files,
+        features=features, source_files=source_files, folder=folder,
     )
     unused_users = n_users - np.unique(users).size
     unused_items = n_items - np.unique(items).size

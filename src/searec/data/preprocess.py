@@ -34,7 +34,7 @@ from searec.data.registry import DatasetEntry
 from searec.data.split import TEST, TRAIN, VALID, per_user_split
 from searec.errors import DatasetError
 from searec.fileio import atomic_path, sha256_file, write_json_atomic
-from searec.runtime import code_version
+from searec.runtime import split_run_facts
 from searec.sections import section, section_defaults
 
 log = logging.getLogger(__name__)
@@ -277,8 +277,7 @@ def write_processed(out: Path, interactions: pd.DataFrame, items: pd.DataFrame, 
     for path in features or []:
         with atomic_path(feature_folder / path.name) as tmp:
             shutil.copyfile(path, tmp)
-    manifest["code_version"] = code_version()
-    write_json_atomic(out / "manifest.json", manifest)
+    write_json_atomic(out / "manifest.json", split_run_facts(out, manifest))
 
 
 def _config_dict(config: PreprocessConfig) -> dict[str, Any]:

@@ -46,7 +46,6 @@ class DatasetEntry:
     source: str
     category: str
     files: tuple[RemoteFile, ...]
-    settings: Mapping[str, Any]
 
     def file(self, role: str) -> RemoteFile:
         for remote in self.files:
@@ -77,6 +76,32 @@ def resolve_base_url(source_base: str | None, mirror: str | None) -> str | None:
     return os.environ.get(MIRROR_ENVIRONMENT_VARIABLE) or mirror or source_base
 
 
+FILE_FIELDS: dict[str, dict[str, Any]] = {
+    "path": {"type": "string"}, "name": {"type": "string"}, "url": {"type": "string"},
+    "size": {"type": "integer", "minimum": 0}, "sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+    "extract": {"type": "boolean"}, "optional": {"type": "boolean"}}
+"""What a ``datasets.<name>.files.<role>`` entry may set, with its JSON schema."""
+DATASET_FIELDS = ("source", "category", "base_url", "files")
+"""What a ``datasets.<name>`` entry may set (:func:`dataset_fields_schema` gives their schemas)."""
+
+
+def dataset_fields_schema() -> dict[str, Any]:
+    """The params schema of a ``datasets.<name>`` entry's fields (``searec generate`` writes it)."""
+    fields = {"source": {"enum": list(RELEASES),
+                         "description": "; ".join(f"{r.name}: {r.description}" for r in RELEASES.values())},
+              "category": {"type": "string"}, "base_url": {"type": "string"},
+              "files": {"type": "object", "description": "per file role: fields over the release's",
+                        "additionalProperties": {"type": "object", "additionalProperties": False,
+                                                 "properties": FILE_FIELDS}}}
+    return {name: fields[name] for name in DATASET_FIELDS}
+
+
+def _refuse_unknown(where: str, given: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise DatasetError(f"{where}: unknown field(s) {unknown}; known: {', '.join(known)}")
+
+
 def dataset_entry(name: str, overrides: Mapping[str, Mapping[str, Any]] | None = None,
                   mirror: str | None = None) -> DatasetEntry:
     """Look ``name`` up in the package registry, with params.yaml's ``datasets`` entries applied on top.
@@ -86,7 +111,11 @@ def dataset_entry(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
     the source does not know needs a ``path``); a new name needs ``source`` and ``category``.
     """
     registry = package_registry()
-    entry = dict(registry["datasets"].get(name, {})) | dict((overrides or {}).get(name) or {})
+    override = dict((overrides or {}).get(name) or {})
+    _refuse_unknown(f"params.yaml datasets.{name}", override, DATASET_FIELDS)
+    for role, fields in (override.get("files") or {}).items():
+        _refuse_unknown(f"params.yaml datasets.{name}.files.{role}", dict(fields or {}), tuple(FILE_FIELDS))
+    entry = dict(registry["datasets"].get(name, {})) | override
     if not entry:
         known = sorted(set(registry["datasets"]) | set(overrides or {}))
         raise DatasetError(f"unknown dataset {name!r}; registered: {known}. Add it under `datasets:` in "
@@ -111,5 +140,4 @@ def dataset_entry(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
         files.append(RemoteFile(role=role, name=spec.get("name", Path(relative).name), url=url,
                                 size=spec.get("size"), sha256=spec.get("sha256"), optional=bool(spec.get("optional")),
                                 extract=bool(spec.get("extract", relative.endswith((".tar", ".tar.gz", ".zip"))))))
-    settings = {k: v for k, v in entry.items() if k not in {"source", "category", "files", "base_url"}}
-    return DatasetEntry(name=name, source=source, category=category, files=tuple(files), settings=settings)
+    return DatasetEntry(name=name, source=source, category=category, files=tuple(files))

@@ -29,7 +29,7 @@ import numpy as np
 from searec.data.mmrec import write_mmrec_folder
 from searec.data.split import per_user_split
 from searec.fileio import atomic_path, write_json_atomic
-from searec.runtime import code_version
+from searec.runtime import split_run_facts
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +170,7 @@ def write_synthetic_folder(out: str | Path, config: SynthConfig, name: str | Non
                    "train": int(counts[0]), "valid": int(counts[1]), "test": int(counts[2])},
         "files": [f"{name}.inter", "image_feat.npy", "text_feat.npy", "planted.npz"],
     }
-    manifest["code_version"] = code_version()
-    write_json_atomic(out / "manifest.json", manifest)
+    write_json_atomic(out / "manifest.json", split_run_facts(out, manifest))
     log.info("wrote %s: %d users, %d items, %d interactions (train %d / valid %d / test %d)", out, config.n_users,
              config.n_items, data["users"].size, counts[0], counts[1], counts[2])
     return out

@@ -18,7 +18,7 @@ import numpy as np
 
 from searec.errors import SearecError
 from searec.fileio import HASH_CHUNK_BYTES, save_npy_atomic, write_json_atomic
-from searec.runtime import code_version
+from searec.runtime import split_run_facts
 
 log = logging.getLogger(__name__)
 
@@ -91,5 +91,5 @@ def write_feature_file(path: Path, matrix: np.ndarray, manifest: dict[str, Any])
         raise FeatureError(f"{path}: the encoder produced non-finite values; nothing was written")
     path.with_suffix(".json").unlink(missing_ok=True)
     save_npy_atomic(path, np.ascontiguousarray(matrix, dtype=np.float32))
-    write_json_atomic(path.with_suffix(".json"), manifest | {"shape": list(matrix.shape), "file": path.name,
-                                                          "code_version": code_version()})
+    tracked = split_run_facts(path, manifest)  # timings and the device go to <file>.run.json, untracked
+    write_json_atomic(path.with_suffix(".json"), tracked | {"shape": list(matrix.shape), "file": path.name})

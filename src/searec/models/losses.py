@@ -60,13 +60,23 @@ def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float, target
     contrast; LGMRec's against all users or items (``targets`` = the batch's ids, ``reduction``
     "sum" as MMRec's). A lower bound on the mutual information of the two views (Oord et al.,
     2018): I ≥ log N − L.
+
+    Written as logsumexp_j(logits) − logits_{n, t_n}, not ``cross_entropy``: CUDA's NLL loss has no
+    deterministic kernel (torch.use_deterministic_algorithms lists ``torch.nn.NLLLoss``), so under
+    ``training.deterministic`` a cross-entropy would stop every run on a GPU; this form is the same
+    value, with deterministic kernels on every device.
     """
     anchors = torch.nn.functional.normalize(anchors, dim=1) / tau  # N × d scaled, not the N × M logits
     candidates = torch.nn.functional.normalize(candidates, dim=1)
     logits = anchors @ candidates.T
     if targets is None:
         targets = torch.arange(anchors.shape[0], device=anchors.device)
-    return torch.nn.functional.cross_entropy(logits, targets, reduction=reduction)
+    losses = torch.logsumexp(logits, dim=1) - logits.gather(1, targets.unsqueeze(1)).squeeze(1)
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
 
 
 class GaussianVariationalNet(torch.nn.Module):

@@ -32,6 +32,7 @@ class TrainingConfig:
     topk: list[int] = field(default_factory=lambda: list(_DEFAULTS["topk"]))
     valid_metric: str = _DEFAULTS["valid_metric"]
     device: str = _DEFAULTS["device"]
+    deterministic: bool = _DEFAULTS["deterministic"]
 
     def __post_init__(self) -> None:
         """What no single setting can check: the validation metric must be one the cut-offs compute."""

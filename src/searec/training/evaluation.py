@@ -75,20 +75,24 @@ def ranking_metrics(hits: torch.Tensor, n_held_out: torch.Tensor, topk: Sequence
     return out
 
 
-def _check_finite(scores: torch.Tensor, users: torch.Tensor) -> None:
-    """Raise if any score is NaN or ±inf.
+def _check_finite(scores: torch.Tensor, users: torch.Tensor, masked_items: bool = False) -> None:
+    """Raise if any score is NaN or +inf, or −inf unless ``masked_items`` (−inf: "never rank this item").
 
     A row sum is NaN or infinite whenever the row holds a non-finite value, and costs a twentieth
-    of ``torch.isfinite`` over the matrix; only a suspicious row sum (possibly mere overflow) is
-    checked element by element.
+    of ``torch.isfinite`` over the matrix; only a suspicious row sum (possibly mere overflow, or a
+    masked item) is checked element by element.
     """
     row_sums = scores.sum(dim=1)
     if bool(torch.isfinite(row_sums).all()):
         return
-    bad_rows = ~torch.isfinite(scores).all(dim=1)
-    if bool(bad_rows.any()):
-        bad_row = int(torch.nonzero(bad_rows)[0, 0])
-        raise NonFiniteScoresError(f"scores of user {int(users[bad_row])} contain NaN or inf")
+    bad = torch.isnan(scores) | torch.isposinf(scores)
+    if not masked_items:
+        bad |= torch.isneginf(scores)
+    if bool(bad.any()):
+        row, item = (int(x) for x in torch.nonzero(bad)[0])
+        raise NonFiniteScoresError(f"the score of user {int(users[row])} for item {item} is "
+                                   f"{float(scores[row, item])}; scores must be finite"
+                                   + (" (or -inf for an item never to rank)" if masked_items else ""))
 
 
 @dataclass
@@ -128,7 +132,10 @@ class RankingEvaluator:
     """
 
     def __init__(self, dataset: InteractionDataset, split: str, topk: Sequence[int] = DEFAULT_TOPK,
-                 batch_size: int = 4096, device: torch.device | str = "cpu") -> None:
+                 batch_size: int = 4096, device: torch.device | str = "cpu", masked_items: bool = False) -> None:
+        """``masked_items``: a score of −inf marks an item never to rank (external score matrices);
+        a model's scores must be finite."""
+        self.masked_items = masked_items
         if split not in ("valid", "test"):
             raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
         self.split = split
@@ -182,7 +189,7 @@ class RankingEvaluator:
             if scores.shape != (batch.users.numel(), self.n_items):
                 raise ValueError(f"score function returned shape {tuple(scores.shape)}, expected "
                                  f"({batch.users.numel()}, {self.n_items})")
-            _check_finite(scores, batch.users)
+            _check_finite(scores, batch.users, self.masked_items)
             scores[batch.mask_rows, batch.mask_cols] = -math.inf
             ranked.append(torch.topk(scores, ranked_k, dim=1).indices)
         return ranked

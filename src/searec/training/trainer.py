@@ -11,6 +11,11 @@ A run directory holds::
                      paired samples of significance tests between models
     metrics.json     the result: best epoch, validation and test metrics, timings, provenance
                      (written last: its presence marks a finished run)
+    train.log        this run's log (appended to on resume; not tracked)
+    .lock            held while a process works in the folder: a second one is refused, naming it
+
+Nothing is written before the folder's lock is held and the run's identity is checked against a
+finished result or a checkpoint there, so a refused run leaves the folder as it was.
 
 Resuming restores model, optimiser, both random generators and the early-stopping state from
 ``checkpoint.pt``, so an interrupted run finishes exactly as an uninterrupted one would.
@@ -23,6 +28,7 @@ seed, data) is the same computation: ``reuse_from`` copies its files instead of 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
@@ -31,7 +37,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,11 +48,27 @@ import yaml
 
 from searec.codedeps import source_hashes, training_sources
 from searec.data.mmrec import FEATURE_SUFFIX, InteractionDataset
-from searec.errors import RunConflictError, TrainingDivergedError
-from searec.fileio import atomic_path, save_torch_atomic, write_json_atomic, write_text_atomic
-from searec.layout import RUN_CHECKPOINT, RUN_CONFIG, RUN_HISTORY, RUN_METRICS, RUN_MODEL, RUN_PER_USER_TEST
+from searec.errors import RunConflictError, SearecError, TrainingDivergedError
+from searec.fileio import (
+    FolderLockedError,
+    atomic_path,
+    exclusive_lock,
+    save_torch_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+from searec.layout import (
+    RUN_CHECKPOINT,
+    RUN_CONFIG,
+    RUN_HISTORY,
+    RUN_LOCK,
+    RUN_LOG,
+    RUN_METRICS,
+    RUN_MODEL,
+    RUN_PER_USER_TEST,
+)
 from searec.models import ModelInputs, Recommender, get_model_class, resolve_params
-from searec.runtime import code_version, seed_everything, show_progress
+from searec.runtime import LOG_FORMAT, code_version, resolve_device, seed_everything, show_progress
 from searec.training.config import TrainingConfig
 from searec.training.evaluation import RankingEvaluation, RankingEvaluator, ScoreFunction
 from searec.training.sampling import NegativeSampler
@@ -62,6 +84,14 @@ MODEL = RUN_MODEL
 HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 
+class RunFolderBusyError(SearecError):
+    """Another process is training in the same run folder."""
+
+
+class DeterminismUnavailableError(SearecError):
+    """An op has no deterministic kernel on this device while ``training.deterministic`` is on."""
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything that determines a run's result."""
@@ -72,17 +102,33 @@ class RunSpec:
     seed: int
     dataset: str
     inputs: dict[str, str]
+    threads: int = 1
+    """torch's CPU threads: results differ in the 5th digit between counts (reductions split differently)."""
 
     def identity(self) -> dict[str, Any]:
         """The configuration a checkpoint or finished run must match to be reused."""
-        return _identity(self.model, self.params, self.training.to_dict(), self.seed, self.dataset, self.inputs)
+        return _identity(self.model, self.params, self.training.to_dict(), self.seed, self.dataset, self.inputs,
+                         self.threads)
 
 
 def _identity(model: str, params: dict[str, Any], training: dict[str, Any], seed: int, dataset: str,
-              inputs: dict[str, str]) -> dict[str, Any]:
+              inputs: dict[str, str], threads: int | None) -> dict[str, Any]:
     training = {key: value for key, value in training.items() if key != "device"}  # where it runs is not what it is
     return {"model": model, "params": params, "training": training, "seed": seed, "dataset": dataset,
-            "inputs": inputs}
+            "inputs": inputs, "threads": threads}
+
+
+def _difference(recorded: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """The identity entries that differ, ``key: recorded -> wanted`` (one level into params and training)."""
+    changes = []
+    for key in sorted(set(recorded) | set(wanted)):
+        old, new = recorded.get(key), wanted.get(key)
+        if isinstance(old, dict) and isinstance(new, dict) and key != "inputs":
+            changes += [f"{key}.{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+                        if old.get(k) != new.get(k)]
+        elif old != new:
+            changes.append(f"{key}: changed" if key == "inputs" else f"{key}: {old!r} -> {new!r}")
+    return "; ".join(changes) or "no difference found"
 
 
 def write_per_user(path: Path, evaluation: RankingEvaluation) -> None:
@@ -99,13 +145,19 @@ def result_identity(result: dict[str, Any]) -> dict[str, Any]:
     """The identity of a finished run, read back from its ``metrics.json``."""
     params = {key: value for key, value in result["params"].items() if key != "training"}
     return _identity(result["model"], params, result["params"]["training"], result["seed"], result["dataset"],
-                     result["inputs"])
+                     result["inputs"], result.get("threads"))
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+def _not_deterministic(error: RuntimeError) -> DeterminismUnavailableError | None:
+    """torch's refusal of an op without a deterministic kernel, as an error naming the op and the switch."""
+    text = str(error)
+    if "deterministic" not in text or "use_deterministic_algorithms" not in text:
+        return None
+    op = text.split(" does not have a deterministic implementation")[0].strip().splitlines()[-1]
+    return DeterminismUnavailableError(
+        f"{op} has no deterministic implementation on this device, and training.deterministic is on. Set "
+        f"training.deterministic: false (results then vary in the last digits between same-seed runs) or "
+        f"train on another device.")
 
 
 def ranking_score_function(model: Recommender) -> ScoreFunction:
@@ -159,20 +211,59 @@ class Trainer:
 
     # ------------------------------------------------------------------ public
     def run(self) -> dict[str, Any]:
-        """Train (or resume, or return the finished result) and write the run directory."""
+        """Train (or resume, or return the finished result) and write the run directory.
+
+        The folder's lock is taken first and the identity checked before anything is written.
+        """
+        self.dataset.require_evaluation_users()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with exclusive_lock(self.run_dir / RUN_LOCK):
+                return self._run_locked()
+        except FolderLockedError as error:
+            raise RunFolderBusyError(f"{self.run_dir} is in use by {error.holder} (lock {error.lock_file}); "
+                                     f"wait for it to finish, or give this run another --out") from None
+
+    def _run_locked(self) -> dict[str, Any]:
         finished = self._finished_result()
         if finished is not None:
             log.info("%s is complete (best epoch %d); nothing to do", self.run_dir, finished["best_epoch"])
             return finished
-        reused = self._reuse_identical_run()
-        if reused is not None:
-            return reused
-        write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(
-            self.spec.identity() | {"training": self.config.to_dict(), "code_version": code_version()},
-            sort_keys=False))
+        checkpoint = self._checkpoint()
+        with self._run_log(resumed=checkpoint is not None):
+            if checkpoint is None:
+                reused = self._reuse_identical_run()
+                if reused is not None:
+                    return reused
+            try:
+                return self._train(checkpoint)
+            except RuntimeError as error:
+                problem = _not_deterministic(error)
+                if problem is None:
+                    raise
+                raise problem from None
 
-        seed_everything(self.spec.seed)
+    @contextlib.contextmanager
+    def _run_log(self, resumed: bool) -> Iterator[None]:
+        """Log into ``train.log`` for the block: a fresh run starts a fresh log, a resumed one appends."""
+        handler = logging.FileHandler(self.run_dir / RUN_LOG, mode="a" if resumed else "w", encoding="utf-8")
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            handler.close()
+
+    def _train(self, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+        write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(
+            self.spec.identity() | {"training": self.config.to_dict(), "device": str(self.device),
+                                    "code_version": code_version()}, sort_keys=False))
+        log.info("%s: %s on %s with seed %d, %d CPU thread(s), device %s%s", self.run_dir, self.spec.model,
+                 self.spec.dataset, self.spec.seed, self.spec.threads, self.device,
+                 "" if self.config.deterministic else ", deterministic algorithms off")
+        seed_everything(self.spec.seed, self.config.deterministic)
         model_cls = get_model_class(self.spec.model)
         model = model_cls(ModelInputs.from_dataset(self.dataset, self.graph_cache_dir), self.spec.params).to(self.device)
         optimizer = torch.optim.Adam(model.trainable_parameters(), lr=self.config.learning_rate,
@@ -180,7 +271,8 @@ class Trainer:
         rng = np.random.default_rng(self.spec.seed)
         state = {"epoch": 0, "best_score": -math.inf, "best_epoch": -1, "evals_without_improvement": 0,
                  "history": [], "best_model": None}
-        self._restore(model, optimizer, rng, state)
+        if checkpoint is not None:
+            self._restore(checkpoint, model, optimizer, rng, state)
 
         sampler = NegativeSampler(self.dataset.n_items, self.dataset.train.users, self.dataset.train.items)
         valid_evaluator = RankingEvaluator(self.dataset, "valid", self.config.topk, self.config.eval_batch_size,
@@ -285,16 +377,25 @@ class Trainer:
         save_torch_atomic(self.run_dir / CHECKPOINT, payload)
         write_text_atomic(self.run_dir / HISTORY, _history_csv(state["history"]))
 
-    def _restore(self, model: Recommender, optimizer: torch.optim.Optimizer, rng: np.random.Generator,
-                 state: dict[str, Any]) -> None:
+    def _checkpoint(self) -> dict[str, Any] | None:
+        """The folder's checkpoint when there is one, refused unless it belongs to this run."""
         path = self.run_dir / CHECKPOINT
         if not path.exists():
-            return
-        payload = torch.load(path, map_location=self.device, weights_only=True)
+            return None
+        try:
+            payload = torch.load(path, map_location=self.device, weights_only=True)
+        except (RuntimeError, EOFError, OSError, ValueError) as error:
+            raise RunConflictError(f"{path}: not a readable checkpoint ({error}); it cannot be resumed. Delete "
+                                   f"it to restart the run from epoch 0.") from None
         if payload["identity"] != self.spec.identity():
             raise RunConflictError(
-                f"{path} belongs to a run with a different configuration or data; use another --out "
-                f"directory, or delete {self.run_dir} to start over")
+                f"{path} belongs to a run with a different configuration, data or thread count "
+                f"({_difference(payload['identity'], self.spec.identity())}); use another --out directory, "
+                f"or delete {self.run_dir} to start over")
+        return payload
+
+    def _restore(self, payload: dict[str, Any], model: Recommender, optimizer: torch.optim.Optimizer,
+                 rng: np.random.Generator, state: dict[str, Any]) -> None:
         model.load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         rng.bit_generator.state = payload["numpy_rng"]
@@ -312,7 +413,8 @@ class Trainer:
             return None
         result = json.loads(path.read_text(encoding="utf-8"))
         if result_identity(result) != self.spec.identity():
-            raise RunConflictError(f"{path} holds a finished run with a different configuration or data; use "
+            raise RunConflictError(f"{path} holds a finished run with a different configuration, data or thread "
+                                   f"count ({_difference(result_identity(result), self.spec.identity())}); use "
                                    f"another --out directory, or delete {self.run_dir} to rerun")
         return result
 
@@ -338,8 +440,9 @@ class Trainer:
         return result
 
     def _finish(self, model: Recommender, state: dict[str, Any]) -> dict[str, Any]:
-        if state["best_model"] is None:
-            raise RuntimeError("no validation evaluation happened; check training.eval_every and epochs")
+        if state["best_model"] is None:  # every evaluation scored NaN (no evaluable user is refused earlier)
+            raise TrainingDivergedError(f"{self.run_dir}: no validation evaluation gave a number for "
+                                        f"{self.config.valid_metric}; the scores are not finite")
         model.load_state_dict(state["best_model"])
         save_torch_atomic(self.run_dir / MODEL, state["best_model"])
         test_evaluator = RankingEvaluator(self.dataset, "test", self.config.topk, self.config.eval_batch_size,
@@ -373,6 +476,7 @@ class Trainer:
             "code_version": code_version(),
             "code": source_hashes(training_sources(self.spec.model)),  # the files this run ran, by content
             "device": str(self.device),
+            "threads": self.spec.threads,
         } | self.annotations
         write_per_user(self.run_dir / PER_USER_TEST, test)
         write_json_atomic(self.run_dir / METRICS, result)
@@ -385,15 +489,16 @@ class Trainer:
 def train_run(dataset: InteractionDataset, model: str, params: dict[str, Any], training: TrainingConfig,
               seed: int, run_dir: Path, on_epoch_end: Callable[[int], None] | None = None,
               graph_cache_dir: Path | None = None, reuse_from: Path | None = None,
-              annotations: dict[str, Any] | None = None) -> dict[str, Any]:
+              annotations: dict[str, Any] | None = None, threads: int | None = None) -> dict[str, Any]:
     """Resolve the model's parameters and train one run (see :class:`Trainer`).
 
     ``annotations`` (e.g. the grid-search selection the parameters came from) are added to
-    ``metrics.json``; they do not change what the run is.
+    ``metrics.json``; they do not change what the run is. ``threads``: torch's CPU thread count
+    the caller set (default: the current one), recorded and part of the run's identity.
     """
     model_cls = get_model_class(model)
     inputs = {name: digest for name, digest in dataset.source_files.items()
               if model_cls.uses_features or not name.endswith(FEATURE_SUFFIX)}
     spec = RunSpec(model=model_cls.name, params=resolve_params(model_cls, params), training=training, seed=seed,
-                   dataset=dataset.name, inputs=inputs)
+                   dataset=dataset.name, inputs=inputs, threads=threads or torch.get_num_threads())
     return Trainer(dataset, spec, run_dir, on_epoch_end, graph_cache_dir, reuse_from, annotations).run()
