@@ -55,7 +55,7 @@ def test_lineage_walks_back_to_the_first_stage_and_shows_a_changed_parameter(
                      'param synthetic.toy = {"items": 30, "seed": 1, "users": 60}',
                      "runs/bpr/metrics.json md5 ", "data/toy md5 "):
         assert expected in text, expected
-    assert text.count("code version: 0.1.0") == 2  # synth's manifest.json and the run's metrics.json record it
+    assert text.count("code version: 0.1.0") == 2  # synth's run record and the run's metrics.json record it
     assert "code version: not recorded" in text  # the table stage writes no manifest
 
     params["synthetic"]["toy"]["seed"] = 2  # change an input at the start of the chain

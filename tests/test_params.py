@@ -47,6 +47,13 @@ def test_the_shipped_params_file_and_the_workflow_link_agree_with_the_schema() -
     (lambda p: p["models"].update(sea={"split": "middle"}), "models.sea.split: 'middle' is not one of ['input', 'output']"),
     (lambda p: p["models"].update(sae={}), "models: 'sae' is not one of ['bm3'"),
     (lambda p: p["experiments"]["main"]["models"].append("sae"), "experiments.main.models.14: 'sae' is not one of"),
+    # datasets entries: only the fields a release record can take (a misspelt one was silently ignored)
+    (lambda p: p.setdefault("datasets", {}).update(sample={"base_ulr": "http://x"}),
+     "datasets.sample: Additional properties are not allowed ('base_ulr'"),
+    (lambda p: p.setdefault("datasets", {}).update(sample={"files": {"reviews": {"sha": "0"}}}),
+     "datasets.sample.files.reviews: Additional properties are not allowed ('sha'"),
+    (lambda p: p.update(seeds=0), "seeds: 0 is not of type 'array'"),
+    (lambda p: p["experiments"]["main"].update(seeds=0), "experiments.main.seeds: 0 is not of type 'array'"),
 ])
 def test_mistakes_are_named_by_their_path(change, named: str) -> None:
     params = shipped()

@@ -5,9 +5,9 @@ values of the parameters it declares, and the content hash of each dependency an
 it from the stage that produced PATH through the producers of that stage's dependencies gives the
 whole chain down to files no stage produced (raw inputs, shipped files). Each node shows the
 recorded hash and whether the file on disk still has it, and every stage shows the ``searec``
-code version from the JSON manifest among its outputs (stages write ``code_version``; runs in
-``metrics.json``). A changed parameter upstream changes the recorded values and hashes along the
-chain, so two lineages can be compared with ``diff``.
+code version of the execution that wrote its outputs (data stages record it in the untracked
+``<output>.run.json`` beside an output, runs in ``metrics.json``). A changed parameter upstream
+changes the recorded values and hashes along the chain, so two lineages can be compared with ``diff``.
 
 Hashes are DVC's: MD5 of a file's bytes; for a directory, the MD5 of its listing (``.dir``),
 which this module does not recompute — a directory is checked file by file against the listing
@@ -27,6 +27,7 @@ import yaml
 from searec.codedeps import SOURCE_ROOT
 from searec.errors import SearecError
 from searec.params import numbers_from_text
+from searec.runtime import run_record_path
 
 
 class LineageError(SearecError):
@@ -98,10 +99,12 @@ def disk_state(root: Path, entry: dict[str, Any]) -> str:
 
 
 def code_version_of(root: Path, stage: Stage) -> str | None:
-    """The ``code_version`` written by the stage into a JSON manifest among its outputs."""
+    """The ``code_version`` of the execution that wrote the stage's outputs: from the untracked
+    ``<output>.run.json`` beside an output (data stages) or a JSON among them (a run's ``metrics.json``)."""
     for out in stage.outs:
         path = root / out["path"]
-        candidates = [path] if path.suffix == ".json" else sorted(path.glob("*.json")) if path.is_dir() else []
+        candidates = [run_record_path(path)]  # the untracked record of the execution that wrote it
+        candidates += [path] if path.suffix == ".json" else sorted(path.glob("*.json")) if path.is_dir() else []
         for candidate in candidates:
             try:
                 value = json.loads(candidate.read_text(encoding="utf-8")).get("code_version")

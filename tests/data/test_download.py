@@ -192,3 +192,47 @@ def test_params_can_register_a_new_category() -> None:
     assert entry.file("reviews").name == "reviews_Toys_and_Games_5.json.gz"
     with pytest.raises(DatasetError, match="unknown dataset 'nope'"):
         dataset_entry("nope")
+
+
+def test_a_hand_placed_file_that_fails_verification_is_moved_aside_and_named(tmp_path: Path) -> None:
+    placed = tmp_path / "file.bin"
+    placed.write_bytes(b"the user's own copy")
+    mine = hashlib.sha256(placed.read_bytes()).hexdigest()
+    dead = refused_url()
+    with pytest.raises(DownloadError) as caught:
+        fetch_file(remote(dead), tmp_path, FAST, sleep=lambda _: None)
+    kept = tmp_path / "file.bin.rejected"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == mine  # never deleted
+    assert str(kept) in str(caught.value) and "size 19 bytes" in str(caught.value)
+    placed.write_bytes(b"a second wrong copy")
+    with pytest.raises(DownloadError):
+        fetch_file(remote(dead), tmp_path, FAST, sleep=lambda _: None)
+    assert (tmp_path / "file.bin.rejected.2").read_bytes() == b"a second wrong copy" and kept.exists()
+
+
+def test_a_failed_dataset_download_leaves_no_stale_manifest(tmp_path: Path) -> None:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"files": {"file.bin": {"sha256": "old"}}}))
+    entry = DatasetEntry("demo", "amazon2014", "Baby", (remote(refused_url()),))
+    with pytest.raises(DownloadError):
+        download_dataset(entry, folder, FAST, sleep=lambda _: None)
+    assert not (folder / "manifest.json").exists()
+
+
+def test_a_file_without_a_known_checksum_is_not_called_verified(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    with local_server() as server:
+        url = server.add("/file.bin", Route(BODY))
+        caplog.set_level("INFO")
+        record = fetch_file(remote(url, body=None), tmp_path, FAST)
+    assert "fetched (no checksum known" in caplog.text and "verified" not in caplog.text
+    assert record["verified"] is False and record["sha256"] == hashlib.sha256(BODY).hexdigest()
+
+
+def test_the_manifest_names_package_files_by_their_registered_url(tmp_path: Path) -> None:
+    """No install path in a tracked file: the same bytes on every machine."""
+    manifest = download_dataset(dataset_entry("sample"), tmp_path / "raw")
+    assert all(record["url"].startswith("package:") for record in manifest["files"].values())
+    on_disk = json.loads((tmp_path / "raw" / "manifest.json").read_text())
+    assert "code_version" not in on_disk and str(tmp_path) not in json.dumps(on_disk)

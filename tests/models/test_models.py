@@ -77,7 +77,7 @@ def test_out_of_range_and_unknown_values_are_refused_naming_what_is_accepted() -
     lightgcn, sea = get_model_class("lightgcn"), get_model_class("sea")
     with pytest.raises(ModelConfigError, match=r"lightgcn.n_layers: -1 is out of range; expected >= 0"):
         resolve_params(lightgcn, {"n_layers": -1})
-    with pytest.raises(ModelConfigError, match=r"lightgcn.embedding_size: 0 is out of range; expected >= 1"):
+    with pytest.raises(ModelConfigError, match=r"lightgcn.embedding_size: 0 is out of range; expected \[1, 16384\]"):
         resolve_params(lightgcn, {"embedding_size": 0})
     with pytest.raises(ModelConfigError, match=r"reg_weight: -1.0 is out of range; expected >= 0"):
         resolve_params(lightgcn, {"reg_weight": -1})

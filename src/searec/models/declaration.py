@@ -43,8 +43,13 @@ def check_reference_grid(model: str, parameters: Sequence[HyperParameter],
 
 
 # ----------------------------------------------------------- hyper-parameters several models share
+MAX_EMBEDDING_SIZE = 16384
+"""Far above any published setting (MMRec: 64): a larger width is a typo that would allocate gigabytes."""
+
+
 def embedding_size(default: int = 64) -> HyperParameter:
-    return HyperParameter("embedding_size", default, "width of the user and item representations", minimum=1)
+    return HyperParameter("embedding_size", default, "width of the user and item representations", minimum=1,
+                          maximum=MAX_EMBEDDING_SIZE)
 
 
 def reg_weight(default: float, meaning: str = "weight of the embedding penalty in the loss") -> HyperParameter:

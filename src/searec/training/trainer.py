@@ -68,7 +68,14 @@ from searec.layout import (
     RUN_PER_USER_TEST,
 )
 from searec.models import ModelInputs, Recommender, get_model_class, resolve_params
-from searec.runtime import LOG_FORMAT, code_version, resolve_device, seed_everything, show_progress
+from searec.runtime import (
+    LOG_FORMAT,
+    EnvironmentProblem,
+    code_version,
+    resolve_device,
+    seed_everything,
+    show_progress,
+)
 from searec.training.config import TrainingConfig
 from searec.training.evaluation import RankingEvaluation, RankingEvaluator, ScoreFunction
 from searec.training.sampling import NegativeSampler
@@ -237,11 +244,20 @@ class Trainer:
                     return reused
             try:
                 return self._train(checkpoint)
-            except RuntimeError as error:
-                problem = _not_deterministic(error)
+            except (MemoryError, RuntimeError) as error:  # torch.OutOfMemoryError is a RuntimeError
+                problem = self._explained(error)
                 if problem is None:
                     raise
                 raise problem from None
+
+    def _explained(self, error: BaseException) -> SearecError | None:
+        """A failure the user can act on, as one message: no memory, or an op without a deterministic kernel."""
+        text = str(error)
+        if isinstance(error, MemoryError | torch.OutOfMemoryError) or "can't allocate memory" in text:
+            return EnvironmentProblem(f"{self.run_dir}: out of memory on {self.device} ({text[:160]}); lower "
+                                      f"training.batch_size / eval_batch_size or the model's sizes, or run where "
+                                      f"there is more memory")
+        return _not_deterministic(error) if isinstance(error, RuntimeError) else None
 
     @contextlib.contextmanager
     def _run_log(self, resumed: bool) -> Iterator[None]:
@@ -257,9 +273,9 @@ class Trainer:
             handler.close()
 
     def _train(self, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+        # the configuration only (what the run is): where and from which commit it ran is in metrics.json
         write_text_atomic(self.run_dir / CONFIG, yaml.safe_dump(
-            self.spec.identity() | {"training": self.config.to_dict(), "device": str(self.device),
-                                    "code_version": code_version()}, sort_keys=False))
+            self.spec.identity() | {"training": self.config.to_dict()}, sort_keys=False))
         log.info("%s: %s on %s with seed %d, %d CPU thread(s), device %s%s", self.run_dir, self.spec.model,
                  self.spec.dataset, self.spec.seed, self.spec.threads, self.device,
                  "" if self.config.deterministic else ", deterministic algorithms off")
