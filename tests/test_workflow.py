@@ -157,6 +157,21 @@ def test_dvc_params_diff_shows_what_changed_since_the_commit(tmp_path: Path) -> 
     assert diff["experiments.main.search.seed"]["new"] == 999
 
 
+def test_a_dry_run_works_on_a_fresh_clone(tmp_path: Path) -> None:
+    """A fresh clone has none of the intermediate files. DVC 3.67's plain ``dvc repro --dry`` then
+    fails (its run cache hashes the missing dependency of the second stage: DVC #9021, #9818); with
+    ``--force-downstream`` it lists every stage, as the README says."""
+    copy_workflow(tmp_path, WORKFLOW_FILES + ("params.yaml", "dvc.yaml"))
+    (tmp_path / ".dvc").mkdir()
+    shutil.copy(PROJECT_ROOT / ".dvc" / "config", tmp_path / ".dvc" / "config")
+    _run(["git", "init", "-q"], tmp_path)
+    dry = _run([sys.executable, "-m", "dvc", "repro", "--dry", "--force-downstream"], tmp_path)
+    planned = set(re.findall(r"^Running stage '([^']+)'", dry, flags=re.MULTILINE))
+    code = "import json; from dvc.repo import Repo; print(json.dumps([s.addressing for s in Repo('.').index.stages]))"
+    assert planned == set(json.loads(_run([sys.executable, "-c", code], tmp_path)))
+    assert not (tmp_path / "data").exists()  # a dry run ran nothing
+
+
 def test_repository_dvc_config_disables_analytics() -> None:
     config = (PROJECT_ROOT / ".dvc" / "config").read_text()
     assert re.search(r"analytics\s*=\s*false", config)

@@ -121,3 +121,12 @@ def test_variants_are_rows_of_their_own_and_get_no_significance_row(tmp_path: Pa
     markdown = (tmp_path / "ablation.md").read_text()
     assert "| sea ablation-full | **" in markdown and "| sea ablation-no-club | 0." in markdown
     assert "vs best baseline" not in markdown
+
+
+def test_a_run_with_nan_metrics_is_refused_naming_its_file(tmp_path: Path) -> None:
+    run = _run("bpr", 0, float("nan"))
+    run.pop("_path")
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(run))  # json writes NaN, as metrics of 0 evaluated users once did
+    with pytest.raises(AggregationError, match=r"nan.json: valid metrics \['recall@10', 'recall@20'\] are not numbers"):
+        load_run_results([path])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,11 @@ def load_run_results(paths: Sequence[Path]) -> list[dict[str, Any]]:
         for key in ("model", "dataset", "seed", "valid", "test", "params"):
             if key not in result:
                 raise AggregationError(f"{path}: missing {key!r}; not a searec metrics.json")
+        for split in ("valid", "test"):  # a NaN mean would sit in the table as if it were a result
+            undefined = sorted(metric for metric, value in result[split].items() if not math.isfinite(value))
+            if undefined:
+                raise AggregationError(f"{path}: {split} metrics {undefined} are not numbers (no user was "
+                                       f"evaluated?); retrain that run on a dataset with {split} users")
         result["_path"] = str(path)
         result["_variant"] = variant_of_run(Path(path))
         results.append(result)

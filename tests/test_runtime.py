@@ -1,0 +1,54 @@
+"""Process-level helpers: the CPUs a process may use, progress lines off a terminal, run records."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from searec.runtime import RUN_FACTS, available_cpus, configure_threads, progress, run_record_path, split_run_facts
+
+
+def test_available_cpus_respects_affinity_and_scheduler_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    allowed = len(os.sched_getaffinity(0))
+    assert 1 <= available_cpus() <= allowed
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert available_cpus() == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "not-a-number")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert available_cpus() == 1
+
+
+def test_configure_threads_sets_and_reports_the_count() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert configure_threads(1) == 1 == torch.get_num_threads()
+        assert configure_threads(0) == available_cpus()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_progress_off_a_terminal_is_plain_lines_with_rate_and_time_left(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="searec.progress")
+    assert list(progress(range(5), 5, "images of x", "image", interval=0.0)) == [0, 1, 2, 3, 4]
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0].startswith("images of x: 1 / 5 images (20%)") and "s left" in lines[0]
+    assert lines[-1].startswith("images of x: 5 images in")
+
+
+def test_run_facts_go_beside_the_output_not_into_it(tmp_path: Path) -> None:
+    output = tmp_path / "processed" / "sample"
+    summary = {"dataset": "sample", "counts": [1, 2], "seconds": 1.5, "code_version": "x", "device": "cpu"}
+    tracked = split_run_facts(output, summary)
+    assert tracked == {"dataset": "sample", "counts": [1, 2]}
+    record = json.loads(run_record_path(output).read_text())
+    assert run_record_path(output) == tmp_path / "processed" / "sample.run.json"
+    assert record["seconds"] == 1.5 and record["device"] == "cpu" and {"host", "finished", "code_version"} <= set(record)
+    assert set(RUN_FACTS) >= {"seconds", "items_per_second", "device", "cached", "fetched", "code_version"}
