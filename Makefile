@@ -1,7 +1,8 @@
 # The README's two commands. Both create .venv on first use (and whenever pyproject.toml
 # changes), install the project into it, and put its bin/ first on PATH for what they run.
-#   make run   - the main job: `snakemake --cores 8` on the default dataset
+#   make run   - the main job: `snakemake` (workflow/profiles/default: 8 cores) on the default dataset
 #   make test  - the whole test suite
+#   make test-cluster - the tiny workflow through a real single-node SLURM it starts (root, apt)
 
 VENV := .venv
 BOOTSTRAP_PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,13 +10,17 @@ INSTALLED := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup clean
+.PHONY: run test test-cluster setup clean
 
 run: $(INSTALLED)
-	snakemake --cores 8
+	snakemake
 
 test: $(INSTALLED)
 	python -m pytest
+
+test-cluster: $(INSTALLED)
+	python -m pip install --quiet -e '.[test,cluster]'
+	python -m pytest -m cluster tests/test_cluster.py
 
 setup: $(INSTALLED)
 
