@@ -24,7 +24,8 @@ import pytest
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 PORTS = (6817, 6818)
 PARTITION = "debug"
-CONFIG_CACHE_LINK = Path("/run/slurm/conf")  # slurmd's configless cache, where srun looks first
+CONFIG_CACHE_LINK = Path("/run/slurm/conf")
+MUNGE_PID = Path("/run/munge/munged.pid")  # munged runs as user munge: its own folder, not the test's  # slurmd's configless cache, where srun looks first
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,12 @@ def single_node_slurm(folder: Path) -> Iterator[SlurmCluster]:
             for runtime in ("/run/munge", "/var/log/munge", "/var/lib/munge"):
                 Path(runtime).mkdir(parents=True, exist_ok=True)
                 shutil.chown(runtime, "munge", "munge")
-            subprocess.run(["runuser", "-u", "munge", "--", "munged", "--pid-file", str(folder / "munged.pid")],
-                           check=True, timeout=30)
-            started.append(_pid(folder / "munged.pid"))
+            MUNGE_PID.unlink(missing_ok=True)  # a stale one: no munged runs
+            done = subprocess.run(["runuser", "-u", "munge", "--", "munged"], capture_output=True, text=True,
+                                  timeout=30)
+            if done.returncode != 0:
+                raise RuntimeError(f"munged did not start: {done.stderr.strip()[-300:]}")
+            started.append(_pid(MUNGE_PID))
         subprocess.run(["slurmctld", "-f", str(config)], check=True, timeout=30)
         started.append(_pid(folder / "slurmctld.pid"))
         subprocess.run(["slurmd", "--conf-server", "127.0.0.1:6817", "-N", "localhost"], check=True, timeout=30)
