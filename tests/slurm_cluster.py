@@ -24,8 +24,8 @@ import pytest
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 PORTS = (6817, 6818)
 PARTITION = "debug"
-CONFIG_CACHE_LINK = Path("/run/slurm/conf")
-MUNGE_PID = Path("/run/munge/munged.pid")  # munged runs as user munge: its own folder, not the test's  # slurmd's configless cache, where srun looks first
+CONFIG_CACHE_LINK = Path("/run/slurm/conf")  # slurmd's configless cache, where srun looks first
+MUNGE_PID = Path("/run/munge/munged.pid")  # munged runs as user munge: its own folder, not the test's
 
 
 @dataclass(frozen=True)
