@@ -78,7 +78,8 @@ def test_the_tiny_workflow_runs_through_slurm_as_it_runs_locally(tmp_path: Path)
         for path in [*run.iterdir(), project / "results" / "tables" / "main.csv"]:
             path.unlink()
         before = set(cluster.jobs())
-        cancelled = subprocess.Popen(slurm_command(), cwd=project, env=env, stdout=subprocess.PIPE,
+        # --retries 0: the profile would resubmit the cancelled job itself (retries: 2)
+        cancelled = subprocess.Popen(slurm_command("--retries", "0"), cwd=project, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         deadline, victim = time.monotonic() + 300, None
         while victim is None and time.monotonic() < deadline:
