@@ -10,7 +10,8 @@ from typing import Any
 
 BABY_USERS, BABY_ITEMS = 19_445, 7_050
 BABY_MEAN_INTERACTIONS = 160_792 / 19_445
-SHAPES = {  # users, items, interactions of PROTOCOL.md's Amazon 2014 5-core datasets
+SHAPES = {  # users, items, interactions: the embedded sample, and PROTOCOL.md's Amazon 2014 5-core datasets
+    "sample": (300, 238, 3_904),
     "baby": (BABY_USERS, BABY_ITEMS, 160_792),
     "clothing": (39_387, 23_033, 278_677),
 }

@@ -10,6 +10,7 @@ without root, apt, free SLURM ports or the executor plugin.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,20 +19,27 @@ from pathlib import Path
 
 import pytest
 
+from searec.plan import Plan
 from tests.slurm_cluster import single_node_slurm
-from tests.test_workflow import _env, _run, _workspace
+from tests.test_workflow import TINY_PARAMS, _env, _run, _workspace
 
 pytestmark = pytest.mark.cluster
 
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")
+SUBMITTED_LOG = re.compile(r"submitted with SLURM jobid \d+ \(log: (\S+)\)")
 TIMINGS = {"seconds", "code_version"}  # a run's execution facts, not its result
 UNTRACKED_SUFFIXES = (".log", ".run.json", ".lock")  # logs, run records, a run folder's lock (names its holder)
+
+
+NODE_CPUS = min(os.cpu_count() or 1, 8)
+"""The one node's CPUs: a group job may ask for no more (the profile's 8 is for real nodes)."""
 
 
 def slurm_command(*extra: str) -> list[str]:
     """The user's command, with what a throwaway one-node cluster needs: no account, quick status checks."""
     return [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm", "--slurm-no-account",
-            "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5", "--jobs", "4", *extra]
+            "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5", "--jobs", "4",
+            "--cores", str(NODE_CPUS), *extra]
 
 
 def run_on(cluster_env: dict[str, str], cwd: Path, timeout: int = 1500) -> subprocess.CompletedProcess[str]:
@@ -66,6 +74,13 @@ def test_the_tiny_workflow_runs_through_slurm_as_it_runs_locally(tmp_path: Path)
         states = cluster.jobs()
         assert submitted and all(states.get(job) == "COMPLETED" for job in submitted), (submitted, states)
         assert tracked_files(project) == tracked_files(local)
+        # short trainings travelled in groups: one submission per model x dataset x experiment, far fewer than jobs
+        # (the plugin names each submission's SLURM log: logs/slurm/group_<id>_<rules>/<jobid>.log for a group)
+        slurm_logs = SUBMITTED_LOG.findall(first.stderr + first.stdout)
+        for group in ("search-toy-sea_", "main-toy-sea_", "variants-toy-sea_", "report_"):
+            assert any(f"/group_{group}" in log for log in slurm_logs), (group, slurm_logs)
+        jobs = sum(len(stage.jobs) for stage in Plan(TINY_PARAMS).stages)
+        assert len(submitted) < jobs / 2, (len(submitted), jobs)
 
         again = run_on(env, project)  # everything is up to date: nothing goes to the queue
         assert again.returncode == 0 and not SUBMITTED.findall(again.stderr + again.stdout)

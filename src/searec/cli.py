@@ -179,16 +179,23 @@ def _build_commands() -> argparse.ArgumentParser:
     aggregate.add_argument("runs", type=Path, nargs="*", help="metrics.json files")
     aggregate.set_defaults(func=handler("report:cmd_aggregate"))
 
+    status = sub.add_parser("status", help="per experiment x model: runs done, stale or missing (fast at any size)")
+    status.add_argument("--params", type=Path, default=Path("params.yaml"))
+    status.set_defaults(func=handler("project:cmd_status"))
+
     grid = sub.add_parser("grid", help="list the grid-search runs params.yaml declares (experiments.main.search)")
     grid.add_argument("--params", type=Path, default=Path("params.yaml"))
     grid.set_defaults(func=handler("project:cmd_grid"))
 
-    profile = sub.add_parser("profile", help="list the params profiles (quick, paper) or make one params.yaml")
-    profile.add_argument("action", choices=("list", "use"))
-    profile.add_argument("name", nargs="?", help="the profile to use")
-    profile.add_argument("--params", type=Path, default=Path("params.yaml"))
-    profile.add_argument("--force", action="store_true", help="replace a params file with edits in no profile")
-    profile.set_defaults(func=handler("project:cmd_profile"))
+    for name, command, help_text in (
+            ("preset", "cmd_preset", "list the params presets (quick, paper) or make one params.yaml"),
+            ("profile", "cmd_profile", "deprecated: the old name of `searec preset`")):
+        preset = sub.add_parser(name, help=help_text)
+        preset.add_argument("action", choices=("list", "use"))
+        preset.add_argument("name", nargs="?", help="the preset to use")
+        preset.add_argument("--params", type=Path, default=Path("params.yaml"))
+        preset.add_argument("--force", action="store_true", help="replace a params file with edits in no preset")
+        preset.set_defaults(func=handler(f"project:{command}"))
 
     select = sub.add_parser("select", help="pick a model's grid point with the best validation metric")
     select.add_argument("--dataset", required=True)

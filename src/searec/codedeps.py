@@ -29,12 +29,14 @@ SOURCE_ROOT = Path("src") / PACKAGE
 """Where the package's sources lie in the repository: the paths both tools' dependencies name."""
 
 
+@cache
 def _package_dir() -> Path:
     import searec
 
     return Path(searec.__file__).parent
 
 
+@cache
 def _module_file(module: str) -> Path | None:
     """The source file of ``searec.a.b`` (module or package), or ``None`` when it is not one of ours."""
     parts = module.split(".")
@@ -75,10 +77,11 @@ def _parsed(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
-def _module_imports(module: str) -> set[str]:
-    """Every ``searec`` module ``module`` imports anywhere in its file."""
+@cache
+def _module_imports(module: str) -> frozenset[str]:
+    """Every ``searec`` module ``module`` imports anywhere in its file (read once per process)."""
     path = _module_file(module)
-    return set() if path is None else _imported_modules(ast.walk(_parsed(path)), module)
+    return frozenset() if path is None else frozenset(_imported_modules(ast.walk(_parsed(path)), module))
 
 
 def _function_imports(module: str, function: str) -> set[str]:

@@ -60,6 +60,8 @@ REPRESENTATION_MODEL = PROPOSED_MODEL
 """The model whose generic/unique item representations ``searec figures`` draws (SEA's Figure 5)."""
 SYNTH_OPTIONS = ("users", "items", "image_dim", "text_dim", "seed")
 """The ``synthetic.<name>`` fields, passed to ``searec synth`` as its options of the same names."""
+TRAINING_STAGES = ("train_grid", "train", "train_variant")
+"""The stages whose jobs are ``searec train`` runs (one model, dataset and seed each)."""
 TRAINING_THREADS = 1
 """One intra-op thread per training run: parallel runs never oversubscribe the CPUs, and CPU
 results are bitwise equal only for equal thread counts."""
@@ -328,6 +330,7 @@ class Plan:
 
     def _training_stage(self, name: str, doc: str, items: dict[str, dict[str, Any]], directory: str,
                         selected: bool) -> Stage:
+        assert name in TRAINING_STAGES, name
         command = (f"train --data {mmrec_dir('{dataset}')} --model {{model}} --seed {{seed}} --out {directory} "
                    f"--graph-cache {graphs_dir('{dataset}')} --threads {TRAINING_THREADS}"
                    + (" --selected {selection}" if selected else "") + "{settings}")

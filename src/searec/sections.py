@@ -75,6 +75,21 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("deterministic", True, "torch's deterministic algorithms: same seed, same result (on CUDA, ops "
                                        "without a deterministic kernel stop the run, naming the op)"),
     ),
+    "resources": (
+        Setting("gpus", False, "training jobs whose device is auto ask the scheduler for a GPU (a cluster with GPU "
+                               "nodes; cuda always asks, cpu never)"),
+        Setting("memory_headroom", 1.5, "a training job asks for its measured peak RSS times this (searec.resources)",
+                minimum=1.0),
+        Setting("runtime_headroom", 1.5, "a training job asks for its measured time per epoch x its epoch cap "
+                                         "times this", minimum=1.0),
+        Setting("max_runtime_minutes", 2880, "the longest wall time any job asks for (your partition's limit); "
+                                             "a training cut by it resumes from its checkpoint on the retry",
+                minimum=1),
+        Setting("gpu_model", None, "the GPU type a training that asks for a GPU requests (SLURM --gpus=TYPE:1), "
+                                   "where the site names them", kind="string", nullable=True),
+        Setting("group_trainings", True, "trainings travel to the cluster in job groups, one submission per model x "
+                                         "dataset x experiment (for short runs; GPU trainings never do)"),
+    ),
 }
 """params.yaml's sections by their dotted path, each setting with its default, meaning and range."""
 

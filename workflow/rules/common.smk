@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 from searec.generated import DVC_FILE, dvc_text
+from searec.graphs import GRAPH_MANIFEST
+from searec.layout import graphs_dir
 from searec.params import value_at
-from searec.plan import Plan
+from searec.plan import TRAINING_STAGES, Plan
+from searec.resources import job_group, retry_note, shape_from_graphs, stage_request, training_request
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
 SEAREC = f"{shlex.quote(sys.executable)} -m searec"
@@ -38,6 +41,38 @@ def reported(stage, path):
         kind = next(kind for name, kind, _ in PLAN.figures if Path(path).stem == name)
         return report(path, caption=f"../report/{REPORT_CAPTIONS[kind]}", category="Figures")
     return path
+
+
+def job_request(stage, wildcards, attempt):
+    """What one job asks a scheduler for (searec.resources): a training from its model's measurements at
+    its dataset's shape (read from the graphs it consumes, present when the job is scheduled)."""
+    if stage.name not in TRAINING_STAGES:
+        return stage_request(config, stage.name, attempt)
+    job = stage.job_for(wildcards)
+    shape = shape_from_graphs(graphs_dir(job.fields["dataset"]) / GRAPH_MANIFEST)
+    return training_request(config, job.fields["model"], shape, attempt)
+
+
+def job_resources(stage):
+    """The rule's resources as callables of the job and its attempt (a retry asks for more)."""
+
+    def mem_mb(wildcards, attempt):
+        request = job_request(stage, wildcards, attempt)
+        retry_note(f"{stage.name} {dict(wildcards)}", attempt, request)
+        return request["mem_mb"]
+
+    resources = {"mem_mb": mem_mb,
+                 "runtime": lambda wildcards, attempt: job_request(stage, wildcards, attempt)["runtime"]}
+    if stage.name in TRAINING_STAGES:
+        resources["gpu"] = lambda wildcards, attempt: job_request(stage, wildcards, attempt)["gpu"]
+        resources["gpu_model"] = lambda wildcards, attempt: job_request(stage, wildcards, attempt)["gpu_model"]
+    return resources
+
+
+def stage_group(stage):
+    """The stage's job group (one cluster submission per group; ignored locally), or None."""
+    models = sorted({job.fields["model"] for job in stage.jobs.values() if "model" in job.fields})
+    return job_group(config, stage.name, models)
 
 
 def stage_outputs(stage):

@@ -66,6 +66,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from searec.params import read_params
+    from searec.status import status_counts, status_lines
+
+    print("\n".join(status_lines(status_counts(read_params(args.params), args.params.parent))))
+    return 0
+
+
 def cmd_grid(args: argparse.Namespace) -> int:
     from searec.params import read_params
     from searec.search import planned_grid_runs
@@ -75,22 +83,31 @@ def cmd_grid(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_profile(args: argparse.Namespace) -> int:
-    from searec.profile import available_profiles, current_profile, profile_summary, use_profile
+def cmd_preset(args: argparse.Namespace) -> int:
+    from searec.presets import available_presets, current_preset, preset_summary, use_preset
 
     if args.action == "list":
-        active = current_profile(args.params)
-        for name in available_profiles():
+        active = current_preset(args.params)
+        for name in available_presets():
             mark = "*" if name == active else " "
-            print(f"{mark} {name:8s} {profile_summary(name)}")
+            print(f"{mark} {name:8s} {preset_summary(name)}")
         if active is None:
-            print(f"  ({args.params} is no profile's copy: edited, or missing)")
+            print(f"  ({args.params} is no preset's copy: edited, or missing)")
         return 0
     if not args.name:
-        raise CliError("searec profile use NAME: name a profile (searec profile list)")
-    written = use_profile(args.name, args.params, force=args.force)
-    print(f"{args.params} is now the {args.name} profile; {', '.join(str(path) for path in written)} regenerated")
+        raise CliError("searec preset use NAME: name a preset (searec preset list)")
+    written = use_preset(args.name, args.params, force=args.force)
+    print(f"{args.params} is now the {args.name} preset; {', '.join(str(path) for path in written)} regenerated")
     return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """``searec profile``: the old name of ``searec preset`` (deprecated; it says so, then does the same)."""
+    import logging
+
+    logging.getLogger("searec").warning("`searec profile` is deprecated and will be removed: it is now `searec preset` "
+                                        "(Snakemake's profiles, workflow/profiles/, are how jobs run)")
+    return cmd_preset(args)
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:

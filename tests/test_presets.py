@@ -1,4 +1,4 @@
-"""Profiles: params.yaml is the quick profile; the paper profile plans the paper's runs; switching is safe."""
+"""Presets: params.yaml is the quick preset; the paper preset plans the paper's runs; switching is safe."""
 
 from __future__ import annotations
 
@@ -15,21 +15,21 @@ from searec.errors import ParamsError
 from searec.experiments import experiment_runs
 from searec.generated import dvc_text
 from searec.models import model_names
-from searec.profile import available_profiles, current_profile, profile_text, use_profile
+from searec.presets import available_presets, current_preset, preset_text, use_preset
 from searec.search import model_grid, planned_grid_runs
 from tests.conftest import PROJECT_ROOT
 from tests.test_workflow import _env, copy_workflow, dvc_commands, snakemake_commands
 
 
-def test_the_repository_params_file_is_the_quick_profile() -> None:
-    assert available_profiles() == ["paper", "quick"]
-    assert (PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8") == profile_text("quick"), \
-        "params.yaml and src/searec/profiles/quick.yaml must be the same file: copy one over the other"
-    assert current_profile(PROJECT_ROOT / "params.yaml") == "quick"
+def test_the_repository_params_file_is_the_quick_preset() -> None:
+    assert available_presets() == ["paper", "quick"]
+    assert (PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8") == preset_text("quick"), \
+        "params.yaml and src/searec/presets/quick.yaml must be the same file: copy one over the other"
+    assert current_preset(PROJECT_ROOT / "params.yaml") == "quick"
 
 
-def test_the_paper_profile_declares_the_paper_setting() -> None:
-    paper = yaml.safe_load(profile_text("paper"))
+def test_the_paper_preset_declares_the_paper_setting() -> None:
+    paper = yaml.safe_load(preset_text("paper"))
     main_experiment = paper["experiments"]["main"]
     assert main_experiment["datasets"] == ["baby", "sports", "clothing"]
     for name in main_experiment["datasets"]:
@@ -51,29 +51,39 @@ def test_the_paper_profile_declares_the_paper_setting() -> None:
     assert len(experiment_runs(paper, "main")) == len(datasets) * len(model_names()) * len(paper["seeds"])
 
 
-def test_switching_profiles_rewrites_params_and_dvc_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_switching_presets_rewrites_params_and_dvc_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     params, dvc_yaml = tmp_path / "params.yaml", tmp_path / "dvc.yaml"
     arguments = ["--params", str(params)]
-    assert main(["profile", "use", "paper", *arguments]) == 0
-    assert params.read_text() == profile_text("paper") and current_profile(params) == "paper"
+    assert main(["preset", "use", "paper", *arguments]) == 0
+    assert params.read_text() == preset_text("paper") and current_preset(params) == "paper"
     assert dvc_yaml.read_text() == dvc_text(params)
-    assert main(["profile", "list", "--params", str(params)]) == 0
+    assert main(["preset", "list", "--params", str(params)]) == 0
     assert "* paper" in capsys.readouterr().out
     params.write_text(params.read_text() + "\n# my edit\n")
-    with pytest.raises(ParamsError, match="edits that are in no profile.*--force"):
-        use_profile("quick", params)
+    with pytest.raises(ParamsError, match="edits that are in no preset.*--force"):
+        use_preset("quick", params)
     assert params.read_text().endswith("# my edit\n")  # kept
-    assert main(["profile", "use", "quick", "--force", *arguments]) == 0
-    assert params.read_text() == profile_text("quick") and dvc_yaml.read_text() == dvc_text(params)
-    assert main(["profile", "use", "nope", *arguments]) == 2
-    assert "no profile 'nope'; available: paper, quick" in capsys.readouterr().err
+    assert main(["preset", "use", "quick", "--force", *arguments]) == 0
+    assert params.read_text() == preset_text("quick") and dvc_yaml.read_text() == dvc_text(params)
+    assert main(["preset", "use", "nope", *arguments]) == 2
+    assert "no preset 'nope'; available: paper, quick" in capsys.readouterr().err
+
+
+def test_searec_profile_is_a_deprecated_alias_of_searec_preset(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The command's old name still works, and says it is deprecated and what replaces it."""
+    params = tmp_path / "params.yaml"
+    assert main(["profile", "use", "paper", "--params", str(params)]) == 0
+    assert current_preset(params) == "paper"
+    warning = capsys.readouterr().err
+    assert "`searec profile` is deprecated" in warning and "`searec preset`" in warning
 
 
 @pytest.mark.slow
-def test_both_tools_plan_the_paper_profile(tmp_path: Path) -> None:
-    """Snakemake's dry run and DVC's stage list of the paper profile: the Amazon data stages and the grids."""
+def test_both_tools_plan_the_paper_preset(tmp_path: Path) -> None:
+    """Snakemake's dry run and DVC's stage list of the paper preset: the Amazon data stages and the grids."""
     copy_workflow(tmp_path)
-    use_profile("paper", tmp_path / "params.yaml")
+    use_preset("paper", tmp_path / "params.yaml")
     dry = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--quiet", "rules"],
                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     assert dry.returncode == 0, dry.stderr[-3000:]
