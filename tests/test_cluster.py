@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from searec.plan import Plan
+from searec.resources import job_group
 from tests.slurm_cluster import single_node_slurm
 from tests.test_workflow import TINY_PARAMS, _env, _run, _workspace
 
@@ -40,6 +41,17 @@ def slurm_command(*extra: str) -> list[str]:
     return [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm", "--slurm-no-account",
             "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5", "--jobs", "4",
             "--cores", str(NODE_CPUS), *extra]
+
+
+def expected_submissions(params: dict) -> set[str]:
+    """One per group (its pattern filled with a job's fields), one per job outside a group."""
+    submissions = set()
+    for stage in Plan(params).stages:
+        models = sorted({job.fields["model"] for job in stage.jobs.values() if "model" in job.fields})
+        group = job_group(params, stage.name, models)
+        for key, job in stage.jobs.items():
+            submissions.add(group.format(**job.fields) if group else f"{stage.name}:{key}")
+    return submissions
 
 
 def run_on(cluster_env: dict[str, str], cwd: Path, timeout: int = 1500) -> subprocess.CompletedProcess[str]:
@@ -79,8 +91,7 @@ def test_the_tiny_workflow_runs_through_slurm_as_it_runs_locally(tmp_path: Path)
         slurm_logs = SUBMITTED_LOG.findall(first.stderr + first.stdout)
         for group in ("search-toy-sea_", "main-toy-sea_", "variants-toy-sea_", "report_"):
             assert any(f"/group_{group}" in log for log in slurm_logs), (group, slurm_logs)
-        jobs = sum(len(stage.jobs) for stage in Plan(TINY_PARAMS).stages)
-        assert len(submitted) < jobs / 2, (len(submitted), jobs)
+        assert len(submitted) == len(expected_submissions(TINY_PARAMS))  # 23 submissions for the 42 jobs
 
         again = run_on(env, project)  # everything is up to date: nothing goes to the queue
         assert again.returncode == 0 and not SUBMITTED.findall(again.stderr + again.stdout)
@@ -105,7 +116,10 @@ def test_the_tiny_workflow_runs_through_slurm_as_it_runs_locally(tmp_path: Path)
         cluster.run("scancel", victim)
         output, _ = cancelled.communicate(timeout=600)
         assert cancelled.returncode != 0, output[-3000:]
-        assert re.search(rf"SLURM-job '{victim}' failed", output), output[-3000:]
+        # the failure names the group and the cancelled job's SLURM log, which SLURM's own line ends
+        failed = re.search(rf"Error in group main-toy-sea\s+log: (\S+/{victim}\.log)", output)
+        assert failed, output[-3000:]
+        assert f"JOB {victim} ON localhost CANCELLED" in Path(failed.group(1)).read_text()
         assert not (run / "metrics.json").exists()
         rerun = run_on(env, project)
         assert rerun.returncode == 0, rerun.stderr[-4000:]
