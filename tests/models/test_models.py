@@ -94,15 +94,15 @@ def test_out_of_range_and_unknown_values_are_refused_naming_what_is_accepted() -
 def test_presets_hold_only_deviations_from_the_declarations() -> None:
     import yaml
 
-    from searec.profile import available_profiles, profile_text
+    from searec.presets import available_presets, preset_text
 
-    for name in available_profiles():
-        params = yaml.safe_load(profile_text(name))
+    for name in available_presets():
+        params = yaml.safe_load(preset_text(name))
         for model, values in (params.get("models") or {}).items():
             cls = get_model_class(model)
             for key, value in values.items():
                 assert key == "training" or resolve_params(cls, {key: value})[key] != cls.default_params[key], \
-                    f"profile {name}: models.{model}.{key} repeats the declared default; remove it"
+                    f"preset {name}: models.{model}.{key} repeats the declared default; remove it"
 
 
 class _Interrupted(Exception):
