@@ -1,6 +1,7 @@
 # The run plan (searec.plan) and what the rules need of it: every stage of the plan is one rule
 # (workflow/rules/stages.smk), with the jobs, commands, inputs and outputs that `searec generate`
 # writes into dvc.yaml.
+import functools
 import re
 import shlex
 import sys
@@ -49,8 +50,16 @@ def job_request(stage, wildcards, attempt):
     if stage.name not in TRAINING_STAGES:
         return stage_request(config, stage.name, attempt)
     job = stage.job_for(wildcards)
-    shape = shape_from_graphs(graphs_dir(job.fields["dataset"]) / GRAPH_MANIFEST)
-    return training_request(config, job.fields["model"], shape, attempt)
+    manifest = graphs_dir(job.fields["dataset"]) / GRAPH_MANIFEST
+    return _training_request(job.fields["model"], str(manifest), manifest.stat().st_mtime_ns
+                             if manifest.exists() else None, attempt)
+
+
+@functools.cache
+def _training_request(model, manifest, manifest_version, attempt):
+    """Computed once per model, graphs version and attempt: Snakemake re-evaluates every pending job's
+    resources each time it selects jobs, which at a thousand jobs would otherwise cost CPU hours."""
+    return training_request(config, model, shape_from_graphs(Path(manifest)), attempt)
 
 
 def job_resources(stage):
