@@ -285,34 +285,7 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     for stage in ("aggregate-main", "train@toy-sea-1", "select-toy-sea", "train_grid@toy-sea-default",
                   "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
         assert stage in lineage, stage
-    _dvc_commit_records_a_snakemake_run(with_snakemake, with_dvc)
     _code_edits_rerun_exactly_what_depends_on_them(with_snakemake, with_dvc)
-
-
-TIMING_OUTPUTS = ("metrics.json", "history.csv")
-"""A training's outputs that hold its timings, so differ between two runs of the same job."""
-
-
-def _dvc_commit_records_a_snakemake_run(with_snakemake: Path, with_dvc: Path) -> None:
-    """After Snakemake (or a cluster) ran the pipeline, `dvc commit` records its outputs: `dvc status` is then
-    clean, and the lock holds the hashes DVC's own run wrote (a training's timings aside)."""
-    _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], with_snakemake)
-    _run([sys.executable, "-m", "dvc", "repro", GUARD_STAGE], with_snakemake)  # DVC's own first stage: its marker
-    _run([sys.executable, "-m", "dvc", "commit", "--force"], with_snakemake)
-    assert "Data and pipelines are up to date" in _run([sys.executable, "-m", "dvc", "status"], with_snakemake)
-    committed = yaml.safe_load((with_snakemake / "dvc.lock").read_text())["stages"]
-    reproduced = yaml.safe_load((with_dvc / "dvc.lock").read_text())["stages"]
-    assert set(committed) == set(reproduced)
-    for stage, entry in committed.items():
-        assert entry.get("params") == reproduced[stage].get("params"), stage
-        assert entry.get("deps") == reproduced[stage].get("deps") or stage.startswith("aggregate") or \
-            stage.startswith("select") or stage == "figures", stage  # these read the runs' metrics.json
-        theirs = {out["path"]: out["md5"] for out in reproduced[stage].get("outs", [])}
-        for out in entry.get("outs", []):
-            # results/figures: once seen to differ in representations-sample.pdf alone (its PNG equal), not yet
-            # diagnosed (a BLAS thread count? Snakemake sets OMP_NUM_THREADS to the rule's threads, DVC does not)
-            if not out["path"].endswith(TIMING_OUTPUTS) and stage != "figures":
-                assert out["md5"] == theirs[out["path"]], (stage, out["path"])
 
 
 def _snakemake_planned(workspace: Path) -> set[tuple[str, str]]:
