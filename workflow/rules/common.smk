@@ -62,12 +62,19 @@ def _training_request(model, manifest, manifest_version, attempt):
     return training_request(config, model, shape_from_graphs(Path(manifest)), attempt)
 
 
+RETRIES_NOTED = set()
+"""(job, attempt) pairs whose retry has been logged: once each."""
+
+
 def job_resources(stage):
     """The rule's resources as callables of the job and its attempt (a retry asks for more)."""
 
     def mem_mb(wildcards, attempt):
         request = job_request(stage, wildcards, attempt)
-        retry_note(f"{stage.name} {dict(wildcards)}", attempt, request)
+        job = f"{stage.name} {dict(wildcards)}"
+        if (job, attempt) not in RETRIES_NOTED:  # Snakemake re-evaluates resources every scheduling round
+            RETRIES_NOTED.add((job, attempt))
+            retry_note(job, attempt, request)
         return request["mem_mb"]
 
     resources = {"mem_mb": mem_mb,
