@@ -289,17 +289,21 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
 
 
 def _snakemake_planned(workspace: Path) -> set[tuple[str, str]]:
-    """(rule, job key) of every job a dry run plans, the job found in the plan by its first output."""
+    """(rule, job key) of every job a dry run plans, the job found in the plan by its first output.
+
+    A job of a group is printed indented under its ``Group job …`` line, so the pattern allows indentation.
+    """
     from searec.plan import Plan
 
     plan = Plan(TINY_PARAMS)
     by_output = {(stage.name, job.snakemake_outputs[0]): key for stage in plan.stages for key, job in stage.jobs.items()}
     dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1"], workspace)
-    planned = set()
-    for rule, outputs in re.findall(r"^rule (\w+):\n(?:    .*\n)*?    output: ([^\n]+)", dry, flags=re.MULTILINE):
-        if rule != "all":
-            planned.add((rule, by_output[(rule, outputs.split(", ")[0])]))
-    return planned
+    planned = [(rule, by_output[(rule, outputs.split(", ")[0])])
+               for rule, outputs in re.findall(r"^ *rule (\w+):\n(?: +.*\n)*? +output: ([^\n]+)", dry, flags=re.MULTILINE)
+               if rule != "all"]
+    counts = {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", dry, flags=re.MULTILINE)}
+    assert len(planned) == counts.get("total", 0) - counts.get("all", 0), dry  # every planned job was read
+    return set(planned)
 
 
 def _dvc_changed(workspace: Path) -> set[str]:
