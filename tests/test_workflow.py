@@ -285,7 +285,45 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     for stage in ("aggregate-main", "train@toy-sea-1", "select-toy-sea", "train_grid@toy-sea-default",
                   "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
         assert stage in lineage, stage
+    _dvc_commit_records_a_snakemake_run(with_snakemake, with_dvc)
     _code_edits_rerun_exactly_what_depends_on_them(with_snakemake, with_dvc)
+
+
+def _readme_dvc_commit() -> list[list[str]]:
+    """The commands of the README's block that records a Snakemake run with DVC (up to `dvc status`)."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL) if "dvc commit" in b)
+    commands = [line.split("#")[0].split() for line in block.splitlines()]
+    return [command for command in commands if command and command[:2] != ["dvc", "status"]]
+
+
+TIMING_OUTPUTS = ("metrics.json", "history.csv")
+"""A training's outputs that hold its timings, so differ between two runs of the same job."""
+
+
+def _dvc_commit_records_a_snakemake_run(with_snakemake: Path, with_dvc: Path) -> None:
+    """After Snakemake (or a cluster) ran the pipeline, the README's `dvc commit` records its outputs: `dvc status`
+    is then clean, the lock holds the hashes DVC's own run wrote (a training's timings aside), and Snakemake
+    still has nothing to do (`--no-relink`: DVC leaves the workspace's files as they are)."""
+    for name in ("figures", "tables"):  # drawn with one thread under either tool: the same bytes
+        for path in sorted((with_snakemake / "results" / name).iterdir()):
+            assert path.read_bytes() == (with_dvc / "results" / name / path.name).read_bytes(), path
+    _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], with_snakemake)
+    for command in _readme_dvc_commit():
+        _run([sys.executable, "-m", *command], with_snakemake)
+    assert "Data and pipelines are up to date" in _run([sys.executable, "-m", "dvc", "status"], with_snakemake)
+    assert _snakemake_planned(with_snakemake) == set()
+    committed = yaml.safe_load((with_snakemake / "dvc.lock").read_text())["stages"]
+    reproduced = yaml.safe_load((with_dvc / "dvc.lock").read_text())["stages"]
+    assert set(committed) == set(reproduced)
+    for stage, entry in committed.items():
+        assert entry.get("params") == reproduced[stage].get("params"), stage
+        assert entry.get("deps") == reproduced[stage].get("deps") or stage.startswith("aggregate") or \
+            stage.startswith("select") or stage == "figures", stage  # these read the runs' metrics.json
+        theirs = {out["path"]: out["md5"] for out in reproduced[stage].get("outs", [])}
+        for out in entry.get("outs", []):
+            if not out["path"].endswith(TIMING_OUTPUTS):
+                assert out["md5"] == theirs[out["path"]], (stage, out["path"])
 
 
 def _snakemake_planned(workspace: Path) -> set[tuple[str, str]]:

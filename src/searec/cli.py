@@ -85,6 +85,17 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     sample.set_defaults(func=handler("data:cmd_make_sample"))
 
 
+def thread_count(text: str) -> int:
+    """An argparse type: a count of torch threads, 0 meaning the CPUs this process may use."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive count, or 0 for the CPUs this process may use")
+    return count
+
+
 def _default_graph_cache() -> Path:
     import os
 
@@ -152,7 +163,7 @@ def _build_commands() -> argparse.ArgumentParser:
     train.add_argument("--selected", type=Path, metavar="FILE",
                        help="a `searec select` file: its point's values override everything else; at the "
                             "seed it was searched with, the grid run is reused instead of trained again")
-    train.add_argument("--threads", type=int, default=0,
+    train.add_argument("--threads", type=thread_count, default=0,
                        help="torch CPU threads, recorded and part of the run's identity (0: the CPUs this process "
                             "may use: its affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS; beside "
                             "other jobs give each a share)")
@@ -227,6 +238,9 @@ def _build_commands() -> argparse.ArgumentParser:
     figures.add_argument("--runs-root", type=Path, default=Path("runs"))
     figures.add_argument("--tables", type=Path, default=Path("results/tables"), help="where the experiments' tables are")
     figures.add_argument("--data-root", type=Path, default=Path("data"), help="root of data/mmrec and data/graphs")
+    figures.add_argument("--threads", type=thread_count, default=1,
+                         help="torch threads for SEA's representations (0: the CPUs this process may use); "
+                              "figures are bitwise equal only for equal counts")
     figures.set_defaults(func=handler("report:cmd_figures"))
 
     lineage = sub.add_parser("lineage", help="the chain of stages, parameters and hashes behind a file (from dvc.lock)")

@@ -65,6 +65,10 @@ TRAINING_STAGES = ("train_grid", "train", "train_variant")
 TRAINING_THREADS = 1
 """One intra-op thread per training run: parallel runs never oversubscribe the CPUs, and CPU
 results are bitwise equal only for equal thread counts."""
+FIGURE_THREADS = 1
+"""The figures stage's threads, passed to the command too: SEA's representations (its forward pass) are
+bitwise equal only for equal thread counts, and Snakemake sets ``OMP_NUM_THREADS`` to a rule's threads
+where DVC leaves it unset (all cores), so without the flag the two tools drew different PDFs."""
 
 
 @dataclass(frozen=True)
@@ -446,7 +450,8 @@ class Plan:
                          "outputs": outputs}} if self.figures else {}
         return Stage(
             name="figures", doc="Training curves, ablation bars, sensitivity lines, SEA's representations.",
-            items=items, command=f"figures --out {FIGURES_DIR} --params {PARAMS_FILE}", dvc_deps=("{inputs}",),
+            items=items, command=f"figures --out {FIGURES_DIR} --params {PARAMS_FILE} --threads {FIGURE_THREADS}",
+            dvc_deps=("{inputs}",), threads=FIGURE_THREADS,
             snakemake_inputs=("{snakemake_inputs}",), outputs=(Output(str(FIGURES_DIR), cache=False),),
             snakemake_outputs=("{outputs}",), params=("experiments", "seeds"),
             code=tuple(stage_sources("searec.commands.report:cmd_figures")), log="logs/figures.log")

@@ -36,6 +36,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     from searec.layout import graphs_dir, mmrec_dir
     from searec.plan import FIGURE_FORMATS, REPRESENTATION_MODEL, Plan
     from searec.report import figures
+    from searec.runtime import configure_threads
 
     params = read_params_file(args.params)
     plan = Plan(params)  # which figures there are: the plan's list, which both tools declare as outputs
@@ -57,6 +58,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     for _, kind, dataset in plan.figures:
         if kind != "representations":
             continue
+        configure_threads(args.threads)
         first = min((run for run in main_runs if run.dataset == dataset and run.model == REPRESENTATION_MODEL),
                     key=lambda run: run.seed)
         parts = figures.sea_item_parts(first.directory(args.runs_root) / "metrics.json",

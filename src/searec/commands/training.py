@@ -58,8 +58,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from searec.training.config import TrainingConfig
     from searec.training.trainer import train_run
 
-    if args.threads < 0:
-        raise CliError(f"--threads {args.threads}: give a positive count, or 0 for the CPUs this process may use")
     threads = configure_threads(args.threads)
     model_cls = get_model_class(args.model)
     params_file = read_params_file(args.params)
