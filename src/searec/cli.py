@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from searec.errors import SearecError
+from searec.layout import RUN_CHECKPOINT_SECONDS
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -96,6 +97,17 @@ def thread_count(text: str) -> int:
     return count
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, 0 or more")
+    return value
+
+
 def _default_graph_cache() -> Path:
     import os
 
@@ -167,6 +179,9 @@ def _build_commands() -> argparse.ArgumentParser:
                        help="torch CPU threads, recorded and part of the run's identity (0: the CPUs this process "
                             "may use: its affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS; beside "
                             "other jobs give each a share)")
+    train.add_argument("--checkpoint-seconds", type=seconds, default=RUN_CHECKPOINT_SECONDS, metavar="S",
+                       help="write the resumable checkpoint after an epoch once S seconds passed since the last "
+                            "(0: every epoch); not part of the run's identity (default %(default)s)")
     train.add_argument("--graph-cache", type=Path, default=_default_graph_cache(),
                        help="cache of feature-derived graphs, keyed by feature content "
                             "(default: $SEAREC_GRAPH_CACHE or ~/.cache/searec/graphs)")

@@ -133,6 +133,7 @@ def test_every_model_reproduces_its_run_from_a_seed_and_after_an_interruption(na
 
     with pytest.raises(_Interrupted):
         train_run(dataset, name, {}, config, seed=3, run_dir=tmp_path / "c", graph_cache_dir=tmp_path / "g",
-                  on_epoch_end=stop_after_two)
+                  on_epoch_end=stop_after_two, checkpoint_seconds=0)
+    assert (tmp_path / "c" / "checkpoint.pt").exists()  # resumed below, not restarted
     resumed = train_run(dataset, name, {}, config, seed=3, run_dir=tmp_path / "c", graph_cache_dir=tmp_path / "g")
     assert comparable(resumed) == comparable(first)

@@ -82,7 +82,7 @@ def test_ctrl_c_says_how_to_resume_and_the_same_command_resumes(tiny_synth: Path
         return original(self, model, optimizer, sampler, rng, epoch)
 
     monkeypatch.setattr(trainer.Trainer, "_train_epoch", interrupted_at_epoch_2)
-    assert main(train_args(tiny_synth, run)) == INTERRUPTED_EXIT
+    assert main(train_args(tiny_synth, run, "--checkpoint-seconds", "0")) == INTERRUPTED_EXIT
     err = capsys.readouterr().err
     assert "interrupted" in err and "run the same command again to resume" in err and "Traceback" not in err
     assert (run / "checkpoint.pt").exists() and not (run / "metrics.json").exists()

@@ -87,7 +87,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_synth: Path, tmp_path: 
 
     with pytest.raises(Interrupted):
         train_run(dataset, "bpr", {"reg_weight": 1e-3}, config, seed=2, run_dir=tmp_path / "cut",
-                  on_epoch_end=interrupt_after_four)
+                  on_epoch_end=interrupt_after_four, checkpoint_seconds=0)
     assert (tmp_path / "cut" / CHECKPOINT).exists() and not (tmp_path / "cut" / "metrics.json").exists()
     assert len(_history(tmp_path / "cut")) == 4
     resumed = train_run(dataset, "bpr", {"reg_weight": 1e-3}, config, seed=2, run_dir=tmp_path / "cut")
@@ -95,6 +95,29 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_synth: Path, tmp_path: 
     whole, cut = _history(tmp_path / "whole"), _history(tmp_path / "cut")
     drop_time = lambda rows: [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]  # noqa: E731
     assert drop_time(whole) == drop_time(cut)
+
+
+def test_checkpoints_are_written_once_the_interval_has_passed(tiny_synth: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint after an epoch only once ``checkpoint_seconds`` passed since the last (a fake clock here);
+    the history of a finished run is complete whatever the interval."""
+    from searec.training import trainer
+
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=6, patience=100, batch_size=128, device="cpu")
+    clock = iter(range(0, 10_000, 25))  # every reading of the clock is 25 s after the last
+    monkeypatch.setattr(trainer.time, "monotonic", lambda: float(next(clock)))
+    saved: list[int] = []
+    original = trainer.Trainer._save_checkpoint
+    monkeypatch.setattr(trainer.Trainer, "_save_checkpoint",
+                        lambda self, model, optimizer, rng, state: saved.append(state["epoch"]) or
+                        original(self, model, optimizer, rng, state))
+    result = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "a", checkpoint_seconds=60)
+    assert saved == [3, 6]  # clock 75 s after the start at epoch 3, then 75 s after that save at epoch 6
+    assert [int(row["epoch"]) for row in _history(tmp_path / "a")] == list(range(1, 7))
+    saved.clear()
+    every = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "b", checkpoint_seconds=0)
+    assert saved == [1, 2, 3, 4, 5, 6] and _comparable(every) == _comparable(result)
 
 
 def test_run_interrupted_right_after_its_stopping_epoch_stops_on_resume(tiny_synth: Path, tmp_path: Path) -> None:
@@ -108,7 +131,8 @@ def test_run_interrupted_right_after_its_stopping_epoch_stops_on_resume(tiny_syn
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "cut", on_epoch_end=interrupt_at_the_stop)
+        train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "cut", on_epoch_end=interrupt_at_the_stop,
+                  checkpoint_seconds=0)
     resumed = train_run(dataset, "bpr", {}, config, seed=0, run_dir=tmp_path / "cut")
     assert _comparable(resumed) == _comparable(reference)
 
@@ -150,7 +174,7 @@ def test_killed_process_resumes_to_the_same_result(tiny_synth: Path, tmp_path: P
 
     command = [sys.executable, "-m", "searec", "train", "--data", str(tiny_synth), "--model", "lightgcn",
                "--seed", "6", "--threads", "1", "--set", "epochs=150", "--set", "patience=1000",
-               "--set", "batch_size=64", "--set", "device=cpu"]
+               "--set", "batch_size=64", "--set", "device=cpu", "--checkpoint-seconds", "0"]
     subprocess.run(command + ["--out", str(tmp_path / "whole")], check=True, capture_output=True, timeout=600)
     process = subprocess.Popen(command + ["--out", str(tmp_path / "killed")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

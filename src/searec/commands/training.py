@@ -80,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = load_mmrec_folder(args.data, inter_columns(args))
     result = train_run(dataset, model_cls.name, settings.model, training, args.seed, args.out,
                        graph_cache_dir=args.graph_cache, reuse_from=reuse_from, annotations=annotations,
-                       threads=threads)
+                       threads=threads, checkpoint_seconds=args.checkpoint_seconds)
     print(json.dumps({"run": str(args.out), "best_epoch": result["best_epoch"], "test": result["test"]}, indent=2))
     return 0
 
