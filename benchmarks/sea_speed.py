@@ -81,7 +81,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     started = time.perf_counter()
-    model = SEA(ModelInputs.from_dataset(dataset), {"split": args.split, "factored_projection": not args.direct})
+    model = SEA(ModelInputs.from_dataset(dataset), {"split": args.split, "projection": "direct" if args.direct else "factored"})
     print(f"model construction (incl. two kNN item graphs): {time.perf_counter() - started:.1f} s")
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-4)
     sampler = NegativeSampler(dataset.n_items, dataset.train.users, dataset.train.items)

@@ -8,7 +8,7 @@ from searec.data.mmrec import load_mmrec_folder
 from searec.errors import ModelConfigError
 from searec.models import ModelInputs
 from searec.models.layers import resolve_modalities
-from searec.models.sea import SEA
+from searec.models.sea import SEA, ModalityBranch
 from searec.training.config import TrainingConfig
 from searec.training.trainer import train_run
 
@@ -28,7 +28,7 @@ def make(inputs: ModelInputs, **params) -> SEA:
 @pytest.mark.parametrize("split", ["input", "output"])
 def test_factored_projection_equals_the_direct_computation(inputs: ModelInputs, split: str) -> None:
     """SEA.md's shortcut: same outputs and same gradients as forming E_m = Linear(F_m)."""
-    factored, direct = make(inputs, split=split), make(inputs, split=split, factored_projection=False)
+    factored, direct = make(inputs, split=split, projection="factored"), make(inputs, split=split, projection="direct")
     direct.load_state_dict(factored.state_dict())
     torch.manual_seed(1)
     loss_f = sum(factored.loss_terms(*BATCH).values())
@@ -40,6 +40,15 @@ def test_factored_projection_equals_the_direct_computation(inputs: ModelInputs, 
     for (name, p_f), (_, p_d) in zip(factored.named_parameters(), direct.named_parameters()):
         if p_f.grad is not None:
             assert torch.allclose(p_f.grad, p_d.grad, rtol=1e-4, atol=1e-6), name
+
+
+def test_auto_projection_takes_the_cheaper_order_for_the_item_count(inputs: ModelInputs) -> None:
+    branch = make(inputs).branches["image"]  # features of width d, stacked consumers of width w
+    d = branch.projection.in_features
+    width = sum(layer.out_features for layer, _ in branch._linear_consumers())
+    assert not branch.factored_is_cheaper(1) and branch.factored_is_cheaper(100 * max(width, d))
+    baby = ModalityBranch(19_445, 4096, make(inputs).params)  # SEA.md's shape: factoring pays there
+    assert baby.factored_is_cheaper(7050) and not baby.factored_is_cheaper(238)
 
 
 def test_each_ablation_switch_changes_exactly_its_terms(inputs: ModelInputs) -> None:
@@ -112,7 +121,9 @@ def test_interrupted_sea_run_resumes_exactly(tiny_synth: Path, tmp_path: Path) -
             raise Stop
 
     with pytest.raises(Stop):
-        train_run(dataset, "sea", params, config, seed=1, run_dir=tmp_path / "cut", on_epoch_end=stop_after_two)
+        train_run(dataset, "sea", params, config, seed=1, run_dir=tmp_path / "cut", on_epoch_end=stop_after_two,
+                  checkpoint_seconds=0)
+    assert (tmp_path / "cut" / "checkpoint.pt").exists()  # resumed below, not restarted
     resumed = train_run(dataset, "sea", params, config, seed=1, run_dir=tmp_path / "cut")
     assert resumed["test"] == reference["test"] and resumed["valid"] == reference["valid"]
     state = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
