@@ -1,4 +1,4 @@
-"""Seconds of ``searec status`` on the paper preset with every output present (1,072 jobs).
+"""Seconds of ``searec status`` on the paper preset with every output present (1,081 jobs).
 
     python benchmarks/status_speed.py [--preset paper]
 

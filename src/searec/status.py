@@ -1,6 +1,6 @@
 """Where the pipeline stands, in a screenful: per experiment × model, its runs done, stale or missing.
 
-At the paper preset's size (1,072 jobs) ``snakemake -n`` and ``dvc status`` print thousands of
+At the paper preset's size (1,081 jobs) ``snakemake -n`` and ``dvc status`` print thousands of
 lines. This reads the run plan (:mod:`searec.plan`, the jobs both tools run) and the files on
 disk, nothing else: a job is **missing** when one of its outputs is absent, **stale** when an
 input (data, graphs, a selection, a source file) is newer than its oldest output — Snakemake's

@@ -161,3 +161,72 @@ def test_sea_finds_the_planted_content_signal_that_bpr_misses(small_synth: Path,
     sea = train_run(dataset, "sea", {"alpha": 0.1}, sea_config, seed=0, run_dir=tmp_path / "sea",
                     graph_cache_dir=tmp_path / "graphs")
     assert sea["valid"]["recall@20"] > 1.15 * bpr["valid"]["recall@20"]
+
+
+def _released_loglik(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The released CLUB's ``loglikeli`` written out from its formula: mean_n Σ_d [−(μ − y)² / (2 e^ℓ) − ℓ / 2]."""
+    (w1, b1), (w2, b2) = [(layer.weight, layer.bias) for layer in (net.mean[0], net.mean[2])]
+    (v1, c1), (v2, c2) = [(layer.weight, layer.bias) for layer in (net.log_variance[0], net.log_variance[2])]
+    mu = torch.relu(x @ w1.T + b1) @ w2.T + b2
+    log_var = torch.tanh(torch.relu(x @ v1.T + c1) @ v2.T + c2)
+    return (-(mu - y) ** 2 / (2 * torch.exp(log_var)) - log_var / 2).sum(dim=1).mean()
+
+
+def _adam_by_hand(params: list[torch.Tensor], grads_at, lr: float, steps: int) -> list[torch.Tensor]:
+    """``steps`` Adam updates (β = 0.9, 0.999, ε = 1e-8, bias-corrected), the gradient at each step from ``grads_at``."""
+    params = [p.detach().clone() for p in params]
+    first = [torch.zeros_like(p) for p in params]
+    second = [torch.zeros_like(p) for p in params]
+    for t in range(1, steps + 1):
+        for p, g, m, v in zip(params, grads_at(params), first, second):
+            m.mul_(0.9).add_(0.1 * g)
+            v.mul_(0.999).add_(0.001 * g * g)
+            p.sub_(lr * (m / (1 - 0.9**t)) / ((v / (1 - 0.999**t)).sqrt() + 1e-8))
+    return params
+
+
+@pytest.mark.parametrize("fit", ["cross_modal", "within_modality"])
+def test_club_inner_steps_are_the_released_updates_on_the_chosen_pairs(inputs: ModelInputs, fit: str) -> None:
+    """cross_modal: Adam on −[loglik(a_t → a_v) + loglik(b_t → b_v)] (released trainer.py:192-201);
+    within_modality: on −Σ_m loglik(a_m → b_m). Expected parameters built by hand from the formulas."""
+    model = make(inputs, club_fit=fit, club_steps=3, club_learning_rate=0.01)
+    generator = torch.Generator().manual_seed(5)
+    parts = {m: (torch.randn(40, 32, generator=generator), torch.randn(40, 32, generator=generator))
+             for m in model.modalities}
+    (a_t, b_t), (a_v, b_v) = parts[model.textual], parts[model.visual]
+    pairs = [(a_t, a_v), (b_t, b_v)] if fit == "cross_modal" else [parts[m] for m in model.modalities]
+    net = model.variational_net
+    start = [p.detach().clone() for p in net.parameters()]
+
+    def gradients(values: list[torch.Tensor]) -> list[torch.Tensor]:
+        with torch.no_grad():
+            for p, value in zip(net.parameters(), values):
+                p.copy_(value)
+        loss = -sum(_released_loglik(net, x, y) for x, y in pairs)
+        return list(torch.autograd.grad(loss, list(net.parameters())))
+
+    before_last = _adam_by_hand(start, gradients, lr=0.01, steps=2)
+    gradients(before_last)  # the net at the last step's start: what the logged log-likelihood is taken at
+    with torch.no_grad():
+        logged_expected = float(sum(_released_loglik(net, x, y) for x, y in pairs))
+    expected = _adam_by_hand(start, gradients, lr=0.01, steps=3)
+    with torch.no_grad():
+        for p, value in zip(net.parameters(), start):
+            p.copy_(value)
+    model._club_inputs = model.club_fit_pairs(parts)
+    logged = model.after_backward()
+    assert logged["club_net_loglik"] == pytest.approx(logged_expected, rel=1e-5)  # the sum over pairs, not a mean
+    for name, (got, want) in zip([n for n, _ in net.named_parameters()], zip(net.parameters(), expected)):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-6), name
+    other = make(inputs, club_fit="within_modality" if fit == "cross_modal" else "cross_modal")
+    assert [tuple(map(id, pair)) for pair in other.club_fit_pairs(parts)] != [tuple(map(id, p)) for p in pairs]
+
+
+def test_the_club_net_learns_at_the_training_rate_unless_given_its_own(tiny_synth: Path, tmp_path: Path) -> None:
+    dataset = load_mmrec_folder(tiny_synth)
+    config = TrainingConfig(epochs=1, patience=100, batch_size=512, learning_rate=0.02, device="cpu")
+    for params, rate in (({"club_steps": 1}, 0.02), ({"club_steps": 1, "club_learning_rate": 1e-4}, 1e-4)):
+        run = tmp_path / str(rate)
+        train_run(dataset, "sea", params, config, seed=0, run_dir=run)
+        state = torch.load(run / "model.pt", weights_only=True)["_extra_state"]
+        assert [group["lr"] for group in state["variational_optimizer"]["param_groups"]] == [rate]

@@ -70,6 +70,10 @@ class Recommender(nn.Module, ABC):
         """Parameters of the main optimiser."""
         return self.parameters()
 
+    def use_training_learning_rate(self, learning_rate: float) -> None:
+        """The trainer's learning rate, given once after construction and before a checkpoint is restored:
+        for a model with an inner optimiser of its own whose rate follows it (SEA's CLUB net)."""
+
 
 MODEL_REGISTRY: dict[str, type[Recommender]] = {}
 """The models imported so far, by name; :func:`model_classes` imports and returns all of them."""

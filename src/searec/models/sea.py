@@ -13,7 +13,16 @@ Recommendation", arXiv 2406.08270; ../shared/docs/SEA.md states the model exactl
   ``split: output`` (paper text): the two halves of Z_m's item rows.
 * Loss = BPR (log base 2) + ureg · mean_m D(G_m, Q_m) + α · InfoNCE(Head_t(G_t), Head_v(G_v)),
   D = max(0, CLUB/2) with a separately trained Gaussian variational net (``club_steps`` Adam
-  steps after each backward, on detached inputs) or, with ``distance: neg_l2``, −mean ‖a − b‖²/2.
+  steps after each backward, on detached inputs, at ``club_learning_rate``: by default the
+  training learning rate, as the released trainer) or, with ``distance: neg_l2``, −mean ‖a − b‖²/2.
+* Which pairs that net is fitted on (SEA.md): ``club_fit: cross_modal`` (released code, the
+  default) fits q(image-generic | text-generic) and q(image-unique | text-unique) although the
+  loss evaluates CLUB within each modality; ``within_modality`` (paper text) fits q(unique_m |
+  generic_m), the pairs it is evaluated on.
+
+Not copied from the released code (SEA.md): an all-zero feature row gets similarity 0 (there it
+divides by a zero norm and the NaN row makes that item every item's kNN neighbour), and the item
+graph is keyed by the features' content (there any ``mm_adj_<k>.pt`` in the folder is reused).
 
 Exact shortcut (SEA.md, "Where the time goes"): every consumer of E_m is linear, so E_m need
 not be formed; the consumers' outputs are F_m (W_k W_E)ᵀ + (W_k b_E + b_k) with all consumer
@@ -48,6 +57,10 @@ from searec.models.declaration import (
 )
 from searec.models.inputs import ModelInputs
 from searec.models.losses import GaussianVariationalNet, info_nce, pairwise_bpr
+from searec.sections import section_defaults
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+"""(x, y) rows of the CLUB variational net q(y | x)."""
 
 
 class ModalityBranch(GraphModalityEncoder):
@@ -133,7 +146,13 @@ class SEA(ModalityGraphModel):
         HyperParameter("ureg", 0.006, "weight of the generic-unique distance", minimum=0.0),
         temperature("tau", 0.2, "Solosim InfoNCE temperature"),
         HyperParameter("club_steps", 50, "Adam steps of the CLUB variational net after each batch", minimum=0),
-        temperature("club_learning_rate", 1e-4, "learning rate of the CLUB variational net"),
+        HyperParameter("club_learning_rate", None, "learning rate of the CLUB variational net (null: the training "
+                                                   "learning rate, as the released trainer)", minimum=0.0,
+                       exclusive_minimum=True, kind="number", nullable=True),
+        HyperParameter("club_fit", "cross_modal", "pairs the CLUB net is fitted on: cross_modal = released code "
+                                                  "(q(image part | text part)), within_modality = paper text "
+                                                  "(q(unique | generic) per modality)",
+                       choices=("cross_modal", "within_modality")),
         HyperParameter("club_dim", 32, "width of the CLUB projections", minimum=1),
         HyperParameter("club_hidden", 8, "hidden width of the CLUB variational net", minimum=1),
         HyperParameter("head_hidden", 64, "hidden width of the Solosim heads", minimum=1),
@@ -153,9 +172,13 @@ class SEA(ModalityGraphModel):
         p = self.params
         self.build_backbone(inputs, lambda feature_dim: ModalityBranch(self.n_users, feature_dim, p))
         self.variational_net = GaussianVariationalNet(p["club_dim"], p["club_dim"], p["club_hidden"])
-        self.variational_optimizer = torch.optim.Adam(self.variational_net.parameters(), lr=p["club_learning_rate"],
+        # lr until the trainer gives its own (use_training_learning_rate): the declared training default
+        club_lr = p["club_learning_rate"]
+        if club_lr is None:
+            club_lr = section_defaults("training")["learning_rate"]
+        self.variational_optimizer = torch.optim.Adam(self.variational_net.parameters(), lr=club_lr,
                                                     foreach=True)  # as the trainer's: bitwise the loop's updates
-        self._club_inputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._club_inputs: list[Pair] = []
 
     # ----------------------------------------------------------------- forward
     def _forward(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, dict]]:
@@ -188,22 +211,38 @@ class SEA(ModalityGraphModel):
             for modality in self.modalities:
                 distance = self._distance(aux[modality]["a"], aux[modality]["b"])
                 terms[f"{self.params['distance']}_{modality}"] = self.params["ureg"] * distance / 2
-        self._club_inputs = [(aux[m]["a"].detach(), aux[m]["b"].detach()) for m in self.modalities]
+        self._club_inputs = self.club_fit_pairs({m: (aux[m]["a"].detach(), aux[m]["b"].detach())
+                                                 for m in self.modalities})
         return terms
+
+    def club_fit_pairs(self, parts: Mapping[str, Pair]) -> list[Pair]:
+        """The (x, y) pairs the variational net q(y | x) is fitted on, from each modality's (generic, unique)
+        CLUB projections: released code (``cross_modal``) [(a_t, a_v), (b_t, b_v)], text to image, generic
+        with generic and unique with unique (its trainer.py fits learning_loss(t_trans1, v_trans1) +
+        learning_loss(t_trans2, v_trans2)); paper text (``within_modality``) [(a_m, b_m) per modality]."""
+        if self.params["club_fit"] == "within_modality":
+            return [parts[m] for m in self.modalities]
+        (a_t, b_t), (a_v, b_v) = parts[self.textual], parts[self.visual]
+        return [(a_t, a_v), (b_t, b_v)]
+
+    def use_training_learning_rate(self, learning_rate: float) -> None:
+        if self.params["club_learning_rate"] is None:
+            for group in self.variational_optimizer.param_groups:
+                group["lr"] = learning_rate
 
     def after_backward(self) -> dict[str, float]:
         """``club_steps`` maximum-likelihood steps of the variational net on this batch's detached inputs."""
         if self.params["distance"] != "club" or not self._club_inputs:
             return {}
-        # Σ_m loglik(a_m, b_m) over modalities with the same rows (all items) equals
-        # n_modalities · loglik of the stacked rows: one call per step instead of one per modality.
-        a = torch.cat([a for a, _ in self._club_inputs])
-        b = torch.cat([b for _, b in self._club_inputs])
-        n_modalities = len(self._club_inputs)
+        # Σ_k loglik(x_k, y_k) over pairs with the same row count (all items) equals
+        # n_pairs · loglik of the stacked rows: one call per step instead of one per pair.
+        a = torch.cat([x for x, _ in self._club_inputs])
+        b = torch.cat([y for _, y in self._club_inputs])
+        n_pairs = len(self._club_inputs)
         log_likelihood = torch.zeros(())
         for _ in range(self.params["club_steps"]):
             self.variational_optimizer.zero_grad(set_to_none=True)
-            log_likelihood = n_modalities * self.variational_net.log_likelihood(a, b)
+            log_likelihood = n_pairs * self.variational_net.log_likelihood(a, b)
             (-log_likelihood).backward()
             self.variational_optimizer.step()
         return {"club_net_loglik": float(log_likelihood.detach())}

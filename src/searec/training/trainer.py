@@ -286,6 +286,7 @@ class Trainer:
         seed_everything(self.spec.seed, self.config.deterministic)
         model_cls = get_model_class(self.spec.model)
         model = model_cls(ModelInputs.from_dataset(self.dataset, self.graph_cache_dir), self.spec.params).to(self.device)
+        model.use_training_learning_rate(self.config.learning_rate)
         # foreach: one kernel per step over all parameters instead of a Python loop (CUDA's default; on CPU
         # bitwise the same updates as the loop, and faster: SEA's CLUB net takes 50 steps a batch)
         optimizer = torch.optim.Adam(model.trainable_parameters(), lr=self.config.learning_rate,
