@@ -14,7 +14,8 @@ searec.models.sea, and prints peak RSS.
 The floor is the dense arithmetic the exact math needs per batch, at the measured peak: the
 projection path in the cheaper association order (forward + backward, see searec.models.sea) and
 the all-items InfoNCE (I² · h multiply-adds forward, twice that backward). The sparse propagation,
-the CLUB inner steps and Adam are not in it: they are the overhead the achieved fraction shows.
+the CLUB inner steps, Adam and the memory traffic over the I × I logits (exp, log-sum-exp) are
+not in it: they are what the batch's multiple of the floor shows.
 """
 
 from __future__ import annotations
@@ -135,10 +136,10 @@ def main() -> None:
     per_batch = {key: value / args.batches for key, value in phases.items()}
     batch_seconds = sum(per_batch.values())
     epoch_seconds = batch_seconds * batches_per_epoch
-    order = {branch.projection.in_features: "factored" if branch.projection_order == "factored" or (
+    order = {name: "factored" if branch.projection_order == "factored" or (
         branch.projection_order == "auto" and branch.factored_is_cheaper(dataset.n_items)) else "direct"
-        for branch in model.branches.values()}
-    print(f"\nprojection {args.projection} (by feature width: {order}), split={args.split}, "
+        for name, branch in model.branches.items()}
+    print(f"\nprojection {args.projection} (per modality: {order}), split={args.split}, "
           f"{args.batches} batches of {args.batch_size} (profiled), epoch = {batches_per_epoch} batches")
     for key, value in per_batch.items():
         print(f"  {key:10s} {value:7.3f} s/batch  {value * batches_per_epoch:7.1f} s/epoch  "
