@@ -61,17 +61,12 @@ SMALL_SHAPE = (2_000, 1_000, 40_000)
 
 
 def projection_gflop_per_batch(model: SEA, n_items: int, order: str) -> float:
-    """Dense FLOPs of the E_m path per batch (forward + backward) in ``order``: direct, factored, or the
-    cheaper of the two for each modality (the floor)."""
-    total = 0.0
+    """Dense FLOPs (2 per multiply-add) of the E_m path per batch, forward + backward, in ``order``: direct,
+    factored, or the cheaper of the two for each modality (the floor)."""
+    total = 0
     for branch in model.branches.values():
-        d = branch.projection.in_features
-        width = sum(layer.out_features for layer, _ in branch._linear_consumers())
-        # direct: E = F W_Eᵀ; consumers on E; backward: dE, dW_E, dW_consumers
-        direct = 2 * n_items * d * d * 2 + 2 * n_items * d * width * 3
-        # factored: C = W_stack W_E; F Cᵀ; backward: dC = Gᵀ F, dW_E = W_stackᵀ dC, dW_stack = dC W_Eᵀ
-        factored = 2 * width * d * d * 3 + 2 * n_items * d * width * 2
-        total += {"direct": direct, "factored": factored, "cheapest": min(direct, factored)}[order]
+        cost = branch.projection_multiply_adds(n_items)
+        total += 2 * (min(cost.values()) if order == "cheapest" else cost[order])
     return total / 1e9
 
 
@@ -136,9 +131,8 @@ def main() -> None:
     per_batch = {key: value / args.batches for key, value in phases.items()}
     batch_seconds = sum(per_batch.values())
     epoch_seconds = batch_seconds * batches_per_epoch
-    order = {name: "factored" if branch.projection_order == "factored" or (
-        branch.projection_order == "auto" and branch.factored_is_cheaper(dataset.n_items)) else "direct"
-        for name, branch in model.branches.items()}
+    order = {name: "factored" if branch.uses_factored_order(dataset.n_items) else "direct"
+             for name, branch in model.branches.items()}
     print(f"\nprojection {args.projection} (per modality: {order}), split={args.split}, "
           f"{args.batches} batches of {args.batch_size} (profiled), epoch = {batches_per_epoch} batches")
     for key, value in per_batch.items():

@@ -55,10 +55,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
     if "sensitivity" in kinds:
         written += figures.sensitivity_lines(pd.read_csv(args.tables / "sensitivity.csv"),
                                              params["experiments"]["sensitivity"]["variants"], args.out)
-    for _, kind, dataset in plan.figures:
-        if kind != "representations":
-            continue
-        configure_threads(args.threads)
+    represented = [dataset for _, kind, dataset in plan.figures if kind == "representations"]
+    if represented:
+        configure_threads(args.threads)  # SEA's forward pass: the same bytes only at the same thread count
+    for dataset in represented:
         first = min((run for run in main_runs if run.dataset == dataset and run.model == REPRESENTATION_MODEL),
                     key=lambda run: run.seed)
         parts = figures.sea_item_parts(first.directory(args.runs_root) / "metrics.json",

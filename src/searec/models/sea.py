@@ -91,18 +91,27 @@ class ModalityBranch(GraphModalityEncoder):
                           (self.unique_to_club, slice(g, None))]
         return consumers
 
-    def factored_is_cheaper(self, n_items: int) -> bool:
-        """Whether the factored order needs fewer multiply-adds per batch than forming E_m (see the module doc)."""
+    def projection_multiply_adds(self, n_items: int) -> dict[str, int]:
+        """Multiply-adds of the E_m path per batch, forward + backward, in each order (see the module doc)."""
         d = self.projection.in_features
         width = sum(layer.out_features for layer, _ in self._linear_consumers())
-        return 3 * width * d * d + 2 * n_items * d * width < 2 * n_items * d * d + 3 * n_items * d * width
+        return {"direct": 2 * n_items * d * d + 3 * n_items * d * width,
+                "factored": 3 * width * d * d + 2 * n_items * d * width}
+
+    def factored_is_cheaper(self, n_items: int) -> bool:
+        """Whether the factored order needs fewer multiply-adds per batch than forming E_m."""
+        cost = self.projection_multiply_adds(n_items)
+        return cost["factored"] < cost["direct"]
+
+    def uses_factored_order(self, n_items: int) -> bool:
+        """The order ``projection`` takes for ``n_items`` items (auto: the cheaper one)."""
+        return self.projection_order == "factored" or (self.projection_order == "auto"
+                                                       and self.factored_is_cheaper(n_items))
 
     def consumer_outputs(self, features: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of every linear consumer of E_m = projection(F_m), in :meth:`_linear_consumers` order."""
         consumers = self._linear_consumers()
-        factored = self.projection_order == "factored" or (self.projection_order == "auto"
-                                                           and self.factored_is_cheaper(features.shape[0]))
-        if not factored:
+        if not self.uses_factored_order(features.shape[0]):
             projected = self.projection(features)
             return [layer(projected[:, columns]) for layer, columns in consumers]
         dim = self.projection.in_features

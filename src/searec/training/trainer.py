@@ -90,7 +90,6 @@ PER_USER_TEST = RUN_PER_USER_TEST
 CONFIG = RUN_CONFIG
 MODEL = RUN_MODEL
 HEADLINE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-CHECKPOINT_SECONDS = RUN_CHECKPOINT_SECONDS
 
 
 class RunFolderBusyError(SearecError):
@@ -207,7 +206,7 @@ class Trainer:
     def __init__(self, dataset: InteractionDataset, spec: RunSpec, run_dir: Path,
                  on_epoch_end: Callable[[int], None] | None = None, graph_cache_dir: Path | None = None,
                  reuse_from: Path | None = None, annotations: dict[str, Any] | None = None,
-                 checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
+                 checkpoint_seconds: float = RUN_CHECKPOINT_SECONDS) -> None:
         self.dataset = dataset
         self.checkpoint_seconds = checkpoint_seconds
         self.annotations = dict(annotations or {})  # written into metrics.json; not part of the identity
@@ -517,13 +516,13 @@ def train_run(dataset: InteractionDataset, model: str, params: dict[str, Any], t
               seed: int, run_dir: Path, on_epoch_end: Callable[[int], None] | None = None,
               graph_cache_dir: Path | None = None, reuse_from: Path | None = None,
               annotations: dict[str, Any] | None = None, threads: int | None = None,
-              checkpoint_seconds: float = CHECKPOINT_SECONDS) -> dict[str, Any]:
+              checkpoint_seconds: float = RUN_CHECKPOINT_SECONDS) -> dict[str, Any]:
     """Resolve the model's parameters and train one run (see :class:`Trainer`).
 
     ``annotations`` (e.g. the grid-search selection the parameters came from) are added to
     ``metrics.json``; they do not change what the run is. ``threads``: torch's CPU thread count
     the caller set (default: the current one), recorded and part of the run's identity.
-    ``checkpoint_seconds``: see :data:`CHECKPOINT_SECONDS`; how often a run saves is not what it is.
+    ``checkpoint_seconds``: see :data:`searec.layout.RUN_CHECKPOINT_SECONDS`; how often a run saves is not what it is.
     """
     model_cls = get_model_class(model)
     inputs = {name: digest for name, digest in dataset.source_files.items()
