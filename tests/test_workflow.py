@@ -70,6 +70,12 @@ def _run(command: list[str], cwd: Path) -> str:
     return done.stdout
 
 
+def _job_stats(dry: str) -> Counter:
+    """Jobs per rule from a dry run's ``Job stats`` table, its ``all`` and ``total`` rows left out."""
+    counts = Counter({rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", dry, flags=re.MULTILINE)})
+    return Counter({rule: count for rule, count in counts.items() if rule not in {"all", "total"}})
+
+
 def _snakemake_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
     """(jobs per rule, {(rule, output)}) of a forced dry run, 'all' excluded."""
     summary = _run([sys.executable, "-m", "snakemake", "--summary", "--cores", "1"], cwd)
@@ -79,11 +85,7 @@ def _snakemake_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
         if len(fields) >= 3 and fields[0] != "output_file":
             outputs.add((fields[2], fields[0]))
     dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--cores", "1"], cwd)
-    jobs = Counter()
-    for rule, count in re.findall(r"^(\w+)\s+(\d+)$", dry, flags=re.MULTILINE):
-        if rule not in {"all", "total"}:
-            jobs[rule] = int(count)
-    return jobs, outputs
+    return _job_stats(dry), outputs
 
 
 def _dvc_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
@@ -339,8 +341,7 @@ def _snakemake_planned(workspace: Path) -> set[tuple[str, str]]:
     planned = [(rule, by_output[(rule, outputs.split(", ")[0])])
                for rule, outputs in re.findall(r"^ *rule (\w+):\n(?: +.*\n)*? +output: ([^\n]+)", dry, flags=re.MULTILINE)
                if rule != "all"]
-    counts = {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", dry, flags=re.MULTILINE)}
-    assert len(planned) == counts.get("total", 0) - counts.get("all", 0), dry  # every planned job was read
+    assert len(planned) == sum(_job_stats(dry).values()), dry  # every planned job was read
     return set(planned)
 
 
