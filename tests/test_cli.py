@@ -101,3 +101,41 @@ def test_data_stages_from_the_command_line(tmp_path: Path, capsys: pytest.Captur
     assert manifest["config"]["split"] == "temporal"
     assert main(["data", "export-mmrec", "sample", "--root", str(root), "--feature", "image=nope.npy"]) == 2
     assert "nope.npy: cannot read the 'image' feature matrix" in capsys.readouterr().err
+
+
+def _run_options(data: Path, model: str, out: Path, seed: int) -> list[str]:
+    return ["--data", str(data), "--model", model, "--out", str(out), "--seed", str(seed), "--threads", "1",
+            "--set", "epochs=2", "--set", "batch_size=256", "--set", "embedding_size=8"]
+
+
+def test_train_batch_writes_what_each_separate_training_writes(tiny_synth: Path, tmp_path: Path) -> None:
+    """A batch is only a way to run trainings: the same results as `searec train` one run at a time, also for
+    runs after the first in the process (SEA's optimisers, seeds and the deterministic switch are per run)."""
+    import shlex
+
+    runs = [("sea", "a", 1), ("lightgcn", "b", 2), ("sea", "c", 3)]
+    for model, name, seed in runs:
+        assert main(["train", *_run_options(tiny_synth, model, tmp_path / "alone" / name, seed)]) == 0
+    assert main(["train-batch", *(shlex.join(_run_options(tiny_synth, model, tmp_path / "batch" / name, seed))
+                                  for model, name, seed in runs)]) == 0
+    for _, name, _ in runs:
+        alone, batch = (json.loads((tmp_path / kind / name / "metrics.json").read_text()) for kind in ("alone", "batch"))
+        assert (batch["test"], batch["valid"], batch["best_epoch"]) == (alone["test"], alone["valid"], alone["best_epoch"])
+        for file in ("model.pt", "config.yaml", "test_per_user.parquet"):  # byte-reproducible outputs
+            assert (tmp_path / "alone" / name / file).read_bytes() == (tmp_path / "batch" / name / file).read_bytes()
+
+
+def test_train_batch_stops_at_the_first_failing_run_and_names_it(tiny_synth: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    good = shlex.join(_run_options(tiny_synth, "bpr", tmp_path / "first", 0))
+    bad = shlex.join(_run_options(tiny_synth, "bpr", tmp_path / "second", 0) + ["--set", "layers=2"])
+    never = shlex.join(_run_options(tiny_synth, "bpr", tmp_path / "third", 0))
+    assert main(["train-batch", good, bad, never]) == 2
+    err = capsys.readouterr().err
+    assert "--set layers: not a hyper-parameter" in err and "Traceback" not in err
+    assert "run 2 of 3 failed (exit 2); 1 later run(s) not started" in err
+    assert (tmp_path / "first" / "metrics.json").exists() and not (tmp_path / "third").exists()
+    assert main(["train-batch", "--data 'unclosed"]) == 2  # a run that is not one shell word list
+    assert "No closing quotation" in capsys.readouterr().err

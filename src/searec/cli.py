@@ -189,6 +189,16 @@ def _build_commands() -> argparse.ArgumentParser:
                        help="override a model hyper-parameter or training setting (repeatable)")
     train.set_defaults(func=handler("training:cmd_train"))
 
+    batch = sub.add_parser("train-batch", help="several `searec train` runs in one process, one after another",
+                           description="Train each RUN (the options of one `searec train`, as one argument) in this "
+                                       "process, in order, stopping at the first that fails: the start-up (Python, "
+                                       "torch, the data) is paid once. The pipeline runs a model's short trainings "
+                                       "this way (resources.group_trainings). Each run's result is exactly what "
+                                       "`searec train RUN` writes.")
+    batch.add_argument("runs", nargs="+", metavar="RUN", help="one run's `searec train` options, e.g. "
+                                                              "'--data data/mmrec/sample --model bpr --out runs/x'")
+    batch.set_defaults(func=handler("training:cmd_train_batch"))
+
     metrics = sub.add_parser("metrics", help="evaluate an external users × items score matrix on our protocol")
     _add_data_arguments(metrics)
     metrics.add_argument("--scores", type=Path, required=True, help="float .npy of shape [n_users, n_items]")

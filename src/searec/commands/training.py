@@ -85,6 +85,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_batch(args: argparse.Namespace) -> int:
+    """Each run through :func:`searec.cli.main` (``searec train`` itself: its checks, its one-line errors), in this
+    process. A run that fails stops the batch with its exit code, naming it; the runs before it are complete
+    (run by hand, the same batch again finds them finished), the ones after it are not started."""
+    import shlex
+    import sys
+
+    from searec.cli import main
+
+    prefix = ["-v"] if args.verbose else []
+    for number, run in enumerate(args.runs, 1):
+        print(f"searec train-batch: run {number} of {len(args.runs)}: searec train {run}", file=sys.stderr, flush=True)
+        try:
+            argv = [*prefix, "train", *shlex.split(run)]
+        except ValueError as error:
+            raise CliError(f"run {number} ({run!r}): {error}") from None
+        try:
+            status = main(argv)
+        except SystemExit as stop:  # argparse refused the run's options (it printed why)
+            status = stop.code if isinstance(stop.code, int) else 2
+        if status != 0:
+            print(f"searec train-batch: run {number} of {len(args.runs)} failed (exit {status}); "
+                  f"{len(args.runs) - number} later run(s) not started: searec train {run}", file=sys.stderr)
+            return status
+    return 0
+
+
 def cmd_select(args: argparse.Namespace) -> int:
     from searec.fileio import write_json_atomic
     from searec.layout import selection_path
