@@ -136,3 +136,10 @@ def test_the_slurm_profile_spans_exactly_the_unconnected_groups() -> None:
     assert named == set(SPANNING_GROUPS) and set(SPANNING_GROUPS) <= set(JOB_GROUPS.values())
     assert set(JOB_GROUPS) <= {stage.name for stage in Plan(yaml.safe_load((PROJECT_ROOT / "params.yaml")
                                                                            .read_text())).stages}
+
+
+def test_a_batch_asks_for_the_time_of_all_its_runs_and_the_memory_of_one() -> None:
+    one, three = (training_request({}, "sea", Shape(300, 238, 3100), runs=runs) for runs in (1, 3))
+    assert three["mem_mb"] == one["mem_mb"]
+    assert three["runtime"] - STARTUP_MINUTES == pytest.approx(3 * (one["runtime"] - STARTUP_MINUTES), abs=2)
+

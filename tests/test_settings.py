@@ -28,7 +28,9 @@ def test_layers_apply_in_order_model_training_own_training_variant_grid_point() 
                                  "topk": [10, 20]}
     assert configured_settings(PARAMS, "lightgcn").model == {}  # no entry: the declared defaults
     assert RunSettings({"split": "output"}, {"topk": [5]}).set_options() == [
-        "--set", "'split=\"output\"'", "--set", "'training.topk=[5]'"]
+        "--set", "split=output", "--set", "'training.topk=[5]'"]  # bare where YAML reads the same string back
+    assert RunSettings({"textual": "null", "mm_image_weight": 0.5}).set_options() == [
+        "--set", "mm_image_weight=0.5", "--set", "'textual=\"null\"'"]  # YAML would read null
 
 
 def test_the_planned_command_trains_what_searec_train_resolves_from_params(tiny_synth: Path, tmp_path: Path) -> None:
@@ -36,7 +38,9 @@ def test_the_planned_command_trains_what_searec_train_resolves_from_params(tiny_
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(PARAMS))
     job = next(iter(Plan(PARAMS).stage("train_variant").jobs.values()))
-    planned = shlex.split(job.command)[1:]  # after `train`
+    batch, first_run = shlex.split(job.command)[:2]  # `train-batch RUN ...` (group_trainings, the default)
+    assert batch == "train-batch"
+    planned = shlex.split(first_run)
     planned[planned.index("--data") + 1] = str(tiny_synth)
     planned[planned.index("--out") + 1] = str(tmp_path / "planned")
     planned[planned.index("--graph-cache") + 1] = str(tmp_path / "graphs")

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from searec.generated import GUARD_STAGE, generate_sources
+from searec.plan import Plan
 from searec.search import model_grid
 from tests.conftest import PROJECT_ROOT
 
@@ -77,15 +78,21 @@ def _job_stats(dry: str) -> Counter:
 
 
 def _snakemake_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
-    """(jobs per rule, {(rule, output)}) of a forced dry run, 'all' excluded."""
+    """(jobs per stage, {(stage, output)}) of a forced dry run, 'all' excluded: a stage's rule, or its
+    rules where each job is one (training batches), named as the plan names them."""
+    plan = Plan(yaml.safe_load((cwd / "params.yaml").read_text()))
+    stage_of = {rule: stage.name for stage in plan.stages for rule, _ in stage.rules()}
     summary = _run([sys.executable, "-m", "snakemake", "--summary", "--cores", "1"], cwd)
     outputs = set()
     for line in summary.splitlines()[1:]:
         fields = line.split("\t")
         if len(fields) >= 3 and fields[0] != "output_file":
-            outputs.add((fields[2], fields[0]))
+            outputs.add((stage_of[fields[2]], fields[0]))
     dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--cores", "1"], cwd)
-    return _job_stats(dry), outputs
+    jobs: Counter = Counter()
+    for rule, count in _job_stats(dry).items():
+        jobs[stage_of[rule]] += count
+    return jobs, outputs
 
 
 def _dvc_dag(cwd: Path) -> tuple[Counter, set[tuple[str, str]]]:
@@ -136,11 +143,14 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     declared = sum(len(e["datasets"]) * len(e["models"]) * len(e.get("variants") or [None])
                    * len(e.get("seeds", params["seeds"])) for e in params["experiments"].values())
-    assert dvc_jobs["train"] + dvc_jobs["train_variant"] == declared
+    runs = Counter(stage for stage, path in dvc_outputs if path.endswith("/metrics.json"))  # a batch trains several
+    assert runs["train"] + runs["train_variant"] == declared
     assert dvc_jobs["aggregate"] == len(params["experiments"])
     main = params["experiments"]["main"]
     assert dvc_jobs["select"] == len(main["datasets"]) * len(main["models"])
-    assert dvc_jobs["train_grid"] == len(main["datasets"]) * sum(len(model_grid(params, m)) for m in main["models"])
+    assert runs["train_grid"] == len(main["datasets"]) * sum(len(model_grid(params, m)) for m in main["models"])
+    # group_trainings (the default): one job per model x dataset x experiment trains its runs
+    assert dvc_jobs["train_grid"] == dvc_jobs["train"] == dvc_jobs["select"] and dvc_jobs["train_variant"] == 2
     # one resolver: for every job, both tools issue the identical searec command line
     assert snakemake_commands(tmp_path) == dvc_commands(tmp_path)
 

@@ -5,8 +5,10 @@ A job is one ``searec`` command with its inputs and outputs. Jobs come in stages
 written once, as templates over named fields (``data/mmrec/{dataset}``); each job of the stage
 fills the fields. From that one description:
 
-* Snakemake (``workflow/rules/plan.smk``) makes a rule per stage: output patterns are the
-  templates with the fields as wildcards, inputs and the command come from the job;
+* Snakemake (``workflow/rules/stages.smk``) makes a rule per stage: output patterns are the
+  templates with the fields as wildcards, inputs and the command come from the job; where the
+  jobs list their outputs (a training batch: ``searec train-batch`` of a model's runs of one
+  experiment, see :attr:`Plan.training_batches`), a rule per job (:meth:`Stage.rules`);
 * ``searec generate`` writes ``dvc.yaml``: a ``foreach`` stage over the jobs' fields, or one
   stage per job where the jobs' dependency lists differ (the grid search's ``select``, the
   tables); see :mod:`searec.generated`.
@@ -20,6 +22,7 @@ same run, and notice a changed value. Each job also depends on the source files 
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -147,8 +150,8 @@ class Stage:
     def jobs(self) -> dict[str, Job]:
         jobs = {}
         for key, fields in self.items.items():
-            outputs = tuple(Output(o.path.format(**fields), o.cache, o.persist, o.kind, o.plot_x, o.plot_y)
-                            for o in self.outputs)
+            outputs = tuple(Output(path, o.cache, o.persist, o.kind, o.plot_x, o.plot_y)
+                            for o in self.outputs for path in self._fill([o.path], fields))
             jobs[key] = Job(
                 key=key, fields=fields, command=self.command.format(**fields),
                 dvc_deps=self._fill(self.dvc_deps, fields) + self.code,
@@ -175,6 +178,17 @@ class Stage:
         names = self.wildcards()
         return {tuple(str(job.fields[name]) for name in names): job for job in self.jobs.values()}
 
+    def rules(self) -> list[tuple[str, Job | None]]:
+        """``(name, job)`` of each Snakemake rule the stage makes. A stage of output patterns makes one, whose
+        job is None (found from the wildcards); where a stage's jobs list their outputs (training batches),
+        each job makes its own, named ``<stage>_<key>`` with the key's other characters as ``_``."""
+        if self.wildcards() or len(self.jobs) == 1:
+            return [(self.name, None if self.wildcards() else next(iter(self.jobs.values())))]
+        rules = {f"{self.name}_{re.sub(r'[^0-9A-Za-z]+', '_', key)}": job for key, job in self.jobs.items()}
+        if len(rules) != len(self.jobs):
+            raise ValueError(f"{self.name}: two job keys make one rule name: {sorted(self.jobs)}")
+        return list(rules.items())
+
     def job_for(self, wildcards: Mapping[str, str]) -> Job:
         """The job whose fields match a Snakemake job's wildcards."""
         names = self.wildcards()
@@ -190,6 +204,19 @@ def _key(*parts: Any) -> str:
 
 def _quoted(path: Path | str) -> str:
     return shlex.quote(str(path))
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word: in double quotes where nothing in it is special there (a training's
+    options, with their single-quoted ``--set`` values, stay readable in dvc.yaml), else shlex's quoting."""
+    if any(character in text for character in '"$`\\!'):
+        return shlex.quote(text)
+    return f'"{text}"'
+
+
+def _batch_field(run_file: str) -> str:
+    """The field of a training batch listing one kind of run output (``metrics.json`` -> ``metrics_json_files``)."""
+    return run_file.replace(".", "_") + "_files"
 
 
 @dataclass(frozen=True)
@@ -332,10 +359,21 @@ class Plan:
         shared = sorted({path for model in models for path in training_sources(model)})
         return tuple(path for path in shared if path not in model_files)
 
-    def _training_stage(self, name: str, doc: str, items: dict[str, dict[str, Any]], directory: str,
-                        selected: bool) -> Stage:
+    @cached_property
+    def training_batches(self) -> bool:
+        """Whether each training job trains a batch of runs (:func:`searec.resources.trainings_together`):
+        every run of one model × dataset × experiment in one process, one after another, instead of a
+        process each. On the sample a training takes seconds, and starting Python, torch and the data
+        for each was about half of ``make run``'s CPU time."""
+        from searec.resources import trainings_together
+
+        return trainings_together(self.params, sorted({run.model for runs in self.runs.values() for run in runs}))
+
+    def _training_stage(self, name: str, doc: str, batch_doc: str, items: dict[str, dict[str, Any]],
+                        directory: str, selected: bool) -> Stage:
+        """The runs ``items`` (one per run: its template fields) as a stage: a job per run, or per batch."""
         assert name in TRAINING_STAGES, name
-        command = (f"train --data {mmrec_dir('{dataset}')} --model {{model}} --seed {{seed}} --out {directory} "
+        options = (f"--data {mmrec_dir('{dataset}')} --model {{model}} --seed {{seed}} --out {directory} "
                    f"--graph-cache {graphs_dir('{dataset}')} --threads {TRAINING_THREADS}"
                    + (" --selected {selection}" if selected else "") + "{settings}")
         deps = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}")), *(("{selection}",) if selected else ()),
@@ -343,16 +381,32 @@ class Plan:
         inputs = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}") / "manifest.json"),
                   *(("{selection}",) if selected else ()), "{model_file}")
         metric = section(self.params, "training")["valid_metric"]
-        tracked = {RUN_MODEL: Output(f"{directory}/{RUN_MODEL}")}
-        for file in (RUN_CONFIG, RUN_PER_USER_TEST):
-            tracked[file] = Output(f"{directory}/{file}", cache=False)
         main = name != "train_grid"  # the runs tables are made of: DVC metrics and plots
-        tracked[RUN_METRICS] = Output(f"{directory}/{RUN_METRICS}", cache=False, kind="metrics" if main else "outs")
-        tracked[RUN_HISTORY] = Output(f"{directory}/{RUN_HISTORY}", cache=False, kind="plots" if main else "outs",
-                                      plot_x="epoch" if main else None, plot_y=f"valid_{metric}" if main else None)
-        return Stage(name=name, doc=doc, items=items, command=command, dvc_deps=deps, snakemake_inputs=inputs,
-                     outputs=tuple(tracked[file] for file in RUN_OUTPUTS), code=self.training_code,
-                     threads=TRAINING_THREADS, log=f"logs/{name}/{{dataset}}/{{model}}/{{folder}}/seed-{{seed}}.log")
+        kinds = {RUN_MODEL: {}, RUN_CONFIG: {"cache": False}, RUN_PER_USER_TEST: {"cache": False},
+                 RUN_METRICS: {"cache": False, "kind": "metrics" if main else "outs"},
+                 RUN_HISTORY: {"cache": False, "kind": "plots" if main else "outs",
+                               "plot_x": "epoch" if main else None, "plot_y": f"valid_{metric}" if main else None}}
+        spec: dict[str, Any] = {"name": name, "doc": doc, "dvc_deps": deps, "snakemake_inputs": inputs,
+                                "code": self.training_code, "threads": TRAINING_THREADS}
+        if not self.training_batches:
+            return Stage(items=items, command=f"train {options}",
+                         outputs=tuple(Output(f"{directory}/{file}", **kinds[file]) for file in RUN_OUTPUTS),
+                         log=f"logs/{name}/{{dataset}}/{{model}}/{{folder}}/seed-{{seed}}.log", **spec)
+        batches: dict[str, dict[str, Any]] = {}
+        for fields in items.values():
+            batch = fields.get("experiment", "search" if name == "train_grid" else "main")
+            shared = {key: fields[key] for key in ("dataset", "model", "model_file", "selection") if key in fields}
+            job = batches.setdefault(_key(fields["dataset"], fields["model"], batch), shared | {
+                "batch": batch, "runs": "", "run_folders": [], **{_batch_field(file): [] for file in RUN_OUTPUTS}})
+            folder = directory.format(**fields)
+            job["runs"] += " " + _shell_word(options.format(**fields))
+            job["run_folders"].append(folder)
+            for file in RUN_OUTPUTS:
+                job[_batch_field(file)].append(f"{folder}/{file}")
+        spec["doc"] = batch_doc
+        return Stage(items=batches, command="train-batch{runs}",
+                     outputs=tuple(Output(f"{{{_batch_field(file)}}}", **kinds[file]) for file in RUN_OUTPUTS),
+                     log=f"logs/{name}/{{dataset}}/{{model}}/{{batch}}.log", **spec)
 
     def _settings(self, model: str, variant: tuple[str, str] | None = None,
                   point: Mapping[str, Any] | None = None) -> str:
@@ -367,6 +421,7 @@ class Plan:
                               "settings": self._settings(run.model, point=run.point.values)}
         directory = str(grid_run_dir("{dataset}", "{model}", "{folder}", "{seed}"))
         return self._training_stage("train_grid", "Train one point of a model's grid at the search seed.",
+                                    "Train every point of one model's grid at the search seed, in one process.",
                                     items, directory, selected=False)
 
     def _select(self) -> Stage:
@@ -398,6 +453,7 @@ class Plan:
                 run, selection=str(selection_path(run.dataset, run.model)), settings=self._settings(run.model))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train", "Train the selected grid point of one model with one seed.",
+                                    "Train the selected grid point of one model with every seed, in one process.",
                                     items, directory, selected=True)
 
     def _train_variant(self) -> Stage:
@@ -409,9 +465,10 @@ class Plan:
                     continue
                 variant = (experiment, run.variant_name) if run.variant_name is not None else None
                 items[_key(run.dataset, run.model, run.variant, run.seed)] = self._run_fields(
-                    run, settings=self._settings(run.model, variant=variant))
+                    run, experiment=experiment, settings=self._settings(run.model, variant=variant))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train_variant", "Train one variant of an experiment with one seed.",
+                                    "Train every variant and seed of one experiment's model, in one process.",
                                     items, directory, selected=False)
 
     # --------------------------------------------------------------------------------- report

@@ -13,7 +13,8 @@ figure holds (the process's own base: Python, torch, the CLI). Then
 
 * ``mem_mb`` = measured peak RSS × ``resources.memory_headroom`` × attempt;
 * ``runtime`` (minutes) = (train seconds + evaluation seconds / ``eval_every``) per epoch × the
-  run's epoch cap × ``resources.runtime_headroom`` × attempt + :data:`STARTUP_MINUTES`, at most
+  run's epoch cap × ``resources.runtime_headroom`` × attempt × the job's runs (a batch trains its
+  runs one after another) + :data:`STARTUP_MINUTES`, at most
   ``resources.max_runtime_minutes``. A run cut by its time limit is not lost: the retry resumes
   from ``checkpoint.pt``;
 * ``gpu`` = 1 when the run's device is ``cuda[:N]``, or ``auto`` with ``resources.gpus: true``
@@ -145,9 +146,10 @@ JOB_GROUPS: dict[str, str] = {
 }
 """Snakemake job groups by stage: each group is one cluster submission (executed locally, groups
 are ignored). A model's grid search and its ``select`` are one connected group; the runs of the
-other experiments of one model × dataset are unconnected jobs, joined by the SLURM profile's
-``group-components`` (:data:`SPANNING_GROUPS`); ablation and sensitivity share ``variants``
-because both are variants of one model. Inside a group job Snakemake runs as many jobs side by
+other experiments of one model × dataset are unconnected jobs (with :func:`trainings_together`,
+one batch job per experiment), joined by the SLURM profile's ``group-components``
+(:data:`SPANNING_GROUPS`); ablation and sensitivity share ``variants`` because both are variants
+of one model. Inside a group job Snakemake runs as many jobs side by
 side as the profile's ``cores`` allow and the rest in series, asking for the sum of their memory
 and the longest runtime of each such layer, summed over the layers."""
 TRAINING_GROUPED_STAGES = ("train_grid", "select", "train", "train_variant")
@@ -158,14 +160,21 @@ SPANNING_GROUPS = ("main-{dataset}-{model}", "variants-{dataset}-{model}")
 
 def job_group(params: Mapping[str, Any], stage: str, models: Sequence[str]) -> str | None:
     """The group pattern of a stage's jobs, or None. Trainings are grouped for short runs only
-    (``resources.group_trainings``: a group job asks for the sum of its layers' runtimes, which for
-    hours-long runs exceeds a partition's limit) and never when they ask for a GPU (a group asks
-    for the GPUs of all the jobs it runs side by side)."""
-    settings = section(params, "resources")
-    if stage in TRAINING_GROUPED_STAGES and (not settings["group_trainings"] or any(
-            asks_for_gpu(_run_training(params, model)["device"], bool(settings["gpus"])) for model in models)):
+    (:func:`trainings_together`)."""
+    if stage in TRAINING_GROUPED_STAGES and not trainings_together(params, models):
         return None
     return JOB_GROUPS.get(stage)
+
+
+def trainings_together(params: Mapping[str, Any], models: Sequence[str]) -> bool:
+    """Whether the trainings of ``models`` travel together: each model × dataset × experiment's runs in one
+    job (``searec train-batch``: one process, one run after another) and the jobs of a model in one job
+    group (one cluster submission). Only for short runs (``resources.group_trainings``: a batch asks for
+    the sum of its runs' runtimes, which for hours-long runs exceeds a partition's limit) and never when
+    a training asks for a GPU (a group asks for the GPUs of all the jobs it runs side by side)."""
+    settings = section(params, "resources")
+    return bool(settings["group_trainings"]) and not any(
+        asks_for_gpu(_run_training(params, model)["device"], bool(settings["gpus"])) for model in models)
 
 
 def _run_training(params: Mapping[str, Any], model: str) -> dict[str, Any]:
@@ -180,15 +189,16 @@ def asks_for_gpu(device: str, gpus_offered: bool) -> bool:
 
 
 def training_request(params: Mapping[str, Any], model: str, shape: Shape | None,
-                     attempt: int = 1) -> dict[str, int | str]:
-    """``mem_mb``, ``runtime``, ``gpu`` and ``gpu_model`` of one training job of ``model`` (module docstring);
+                     attempt: int = 1, runs: int = 1) -> dict[str, int | str]:
+    """``mem_mb``, ``runtime``, ``gpu`` and ``gpu_model`` of one training job of ``model`` (module docstring)
+    that trains ``runs`` runs one after another (a batch: the memory of one, the time of all);
     ``gpu_model`` is empty unless the job asks for a GPU (the plugin would otherwise ask a GPU for it)."""
     settings = section(params, "resources")
     training = _run_training(params, model)
     rss, train_seconds, eval_seconds = measured_model(model, shape or largest_shape())
     gpu = asks_for_gpu(training["device"], bool(settings["gpus"]))
     epoch_seconds = train_seconds + eval_seconds / int(training["eval_every"])
-    minutes = epoch_seconds * int(training["epochs"]) * float(settings["runtime_headroom"]) * attempt / 60
+    minutes = epoch_seconds * int(training["epochs"]) * float(settings["runtime_headroom"]) * attempt * runs / 60
     return {"mem_mb": math.ceil(rss * float(settings["memory_headroom"]) * attempt),
             "runtime": min(math.ceil(minutes) + STARTUP_MINUTES, int(settings["max_runtime_minutes"])),
             "gpu": int(gpu), "gpu_model": (settings["gpu_model"] or "") if gpu else ""}

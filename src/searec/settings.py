@@ -50,13 +50,28 @@ class RunSettings:
         return RunSettings(self.model | model, self.training | training)
 
     def set_options(self) -> list[str]:
-        """As ``searec train`` options: ``--set KEY=VALUE`` (JSON values), training keys prefixed, sorted."""
+        """As ``searec train`` options: ``--set KEY=VALUE`` (:func:`option_value`), training keys prefixed, sorted."""
         values = {key: value for key, value in self.model.items()} | {
             TRAINING_PREFIX + key: value for key, value in self.training.items()}
         options = []
         for key, value in sorted(values.items()):
-            options += ["--set", shlex.quote(f"{key}={json.dumps(value)}")]
+            options += ["--set", shlex.quote(f"{key}={option_value(value)}")]
         return options
+
+
+def option_value(value: Any) -> str:
+    """``value`` as ``--set`` writes it: compact JSON, which ``searec train`` reads back as YAML, and a string
+    bare where YAML reads it back as the same string (``auto``, ``recall@20``; ``"null"`` keeps its quotes),
+    so that command lines need few shell quotes."""
+    import yaml
+
+    if isinstance(value, str):
+        try:
+            if yaml.safe_load(value) == value:
+                return value
+        except yaml.YAMLError:
+            pass
+    return json.dumps(value, separators=(",", ":"))
 
 
 def variant_values(params: Mapping[str, Any], experiment: str, name: str) -> dict[str, Any]:

@@ -50,13 +50,22 @@ class _Clock:
         return newest
 
 
-def job_state(job: Job, clock: _Clock) -> str:
-    """``missing``, ``stale`` or ``done`` for one job of the plan (module docstring)."""
-    outputs = [clock.mtime(path) for path in job.snakemake_outputs]
-    if any(time is None for time in outputs):
+def job_state(job: Job, clock: _Clock, outputs: Iterable[str] | None = None) -> str:
+    """``missing``, ``stale`` or ``done`` for one job of the plan (module docstring), or for some of its
+    ``outputs`` (one run of a training batch)."""
+    times = [clock.mtime(path) for path in (job.snakemake_outputs if outputs is None else outputs)]
+    if any(time is None for time in times):
         return "missing"
     inputs = [time for time in (clock.mtime(path) for path in job.snakemake_inputs) if time is not None]
-    return "stale" if inputs and max(inputs) > min(outputs) else "done"  # type: ignore[type-var]
+    return "stale" if inputs and max(inputs) > min(times) else "done"  # type: ignore[type-var]
+
+
+def _run_outputs(job: Job) -> dict[str, list[str]]:
+    """A training job's outputs by run folder (one folder, or a batch's several)."""
+    runs: dict[str, list[str]] = {}
+    for path in job.snakemake_outputs:
+        runs.setdefault(str(Path(path).parent), []).append(path)
+    return runs
 
 
 def _experiment_of_runs(plan: Plan) -> dict[str, str]:
@@ -72,13 +81,12 @@ def status_counts(params: Mapping[str, Any], root: Path = Path(".")) -> dict[tup
     counts: dict[tuple[str, str], Counter[str]] = {}
     for stage in plan.stages:
         for job in stage.jobs.values():
-            if stage.name in TRAINING_STAGES:
-                run_folder = str(Path(job.snakemake_outputs[0]).parent)
+            if stage.name not in TRAINING_STAGES:
+                counts.setdefault((stage.name, ""), Counter())[job_state(job, clock)] += 1
+                continue
+            for run_folder, outputs in _run_outputs(job).items():  # runs are counted, not batches
                 experiment = SEARCH_ROW if stage.name == "train_grid" else experiments[run_folder]
-                key = (experiment, job.fields["model"])
-            else:
-                key = (stage.name, "")
-            counts.setdefault(key, Counter())[job_state(job, clock)] += 1
+                counts.setdefault((experiment, job.fields["model"]), Counter())[job_state(job, clock, outputs)] += 1
     return counts
 
 
@@ -93,5 +101,5 @@ def status_lines(counts: Mapping[tuple[str, str], Counter[str]]) -> Iterable[str
     for (stage, _), counter in others.items():
         yield f"{stage:<23}" + "".join(f"{counter[state]:>9}" for state in STATES)
     total: Counter[str] = sum(counts.values(), Counter())
-    yield (f"{sum(total.values())} jobs: " + ", ".join(f"{total[state]} {state}" for state in STATES)
+    yield (f"{sum(total.values())} runs and jobs: " + ", ".join(f"{total[state]} {state}" for state in STATES)
            + " (stale: an input is newer than an output; a changed parameter shows in `snakemake -n`)")

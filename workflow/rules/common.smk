@@ -44,58 +44,64 @@ def reported(stage, path):
     return path
 
 
-def job_request(stage, wildcards, attempt):
+def planned_job(stage, job, wildcards):
+    """The plan's job of a Snakemake job: the rule's own, or the one its wildcards name."""
+    return job if job is not None else stage.job_for(wildcards)
+
+
+def job_request(stage, job, attempt):
     """What one job asks a scheduler for (searec.resources): a training from its model's measurements at
-    its dataset's shape (read from the graphs it consumes, present when the job is scheduled)."""
+    its dataset's shape (read from the graphs it consumes, present when the job is scheduled), for each of
+    the runs it trains."""
     if stage.name not in TRAINING_STAGES:
         return stage_request(config, stage.name, attempt)
-    job = stage.job_for(wildcards)
     manifest = graphs_dir(job.fields["dataset"]) / GRAPH_MANIFEST
     return _training_request(job.fields["model"], str(manifest), manifest.stat().st_mtime_ns
-                             if manifest.exists() else None, attempt)
+                             if manifest.exists() else None, len(job.fields.get("run_folders", [None])), attempt)
 
 
 @functools.cache
-def _training_request(model, manifest, manifest_version, attempt):
-    """Computed once per model, graphs version and attempt: Snakemake re-evaluates every pending job's
-    resources each time it selects jobs, which at a thousand jobs would otherwise cost CPU hours."""
-    return training_request(config, model, shape_from_graphs(Path(manifest)), attempt)
+def _training_request(model, manifest, manifest_version, runs, attempt):
+    """Computed once per model, graphs version, run count and attempt: Snakemake re-evaluates every pending
+    job's resources each time it selects jobs, which at a thousand jobs would otherwise cost CPU hours."""
+    return training_request(config, model, shape_from_graphs(Path(manifest)), attempt, runs=runs)
 
 
 RETRIES_NOTED = set()
 """(job, attempt) pairs whose retry has been logged: once each."""
 
 
-def job_resources(stage):
+def job_resources(stage, job):
     """The rule's resources as callables of the job and its attempt (a retry asks for more)."""
 
-    def mem_mb(wildcards, attempt):
-        request = job_request(stage, wildcards, attempt)
-        job = f"{stage.name} {dict(wildcards)}"
-        if (job, attempt) not in RETRIES_NOTED:  # Snakemake re-evaluates resources every scheduling round
-            RETRIES_NOTED.add((job, attempt))
-            retry_note(job, attempt, request)
-        return request["mem_mb"]
+    def request(wildcards, attempt):
+        return job_request(stage, planned_job(stage, job, wildcards), attempt)
 
-    resources = {"mem_mb": mem_mb,
-                 "runtime": lambda wildcards, attempt: job_request(stage, wildcards, attempt)["runtime"]}
+    def mem_mb(wildcards, attempt):
+        asked = request(wildcards, attempt)
+        name = f"{stage.name} {planned_job(stage, job, wildcards).key}"
+        if (name, attempt) not in RETRIES_NOTED:  # Snakemake re-evaluates resources every scheduling round
+            RETRIES_NOTED.add((name, attempt))
+            retry_note(name, attempt, asked)
+        return asked["mem_mb"]
+
+    resources = {"mem_mb": mem_mb, "runtime": lambda wildcards, attempt: request(wildcards, attempt)["runtime"]}
     if stage.name in TRAINING_STAGES:
-        resources["gpu"] = lambda wildcards, attempt: job_request(stage, wildcards, attempt)["gpu"]
-        resources["gpu_model"] = lambda wildcards, attempt: job_request(stage, wildcards, attempt)["gpu_model"]
+        resources["gpu"] = lambda wildcards, attempt: request(wildcards, attempt)["gpu"]
+        resources["gpu_model"] = lambda wildcards, attempt: request(wildcards, attempt)["gpu_model"]
     return resources
 
 
-def stage_group(stage):
-    """The stage's job group (one cluster submission per group; ignored locally), or None."""
+def stage_group(stage, job):
+    """The job group (one cluster submission per group; ignored locally), or None: a pattern over the
+    wildcards for a rule of patterns, filled with the job's fields for a rule of one job."""
     models = sorted({job.fields["model"] for job in stage.jobs.values() if "model" in job.fields})
-    return job_group(config, stage.name, models)
+    group = job_group(config, stage.name, models)
+    return group.format(**job.fields) if group and job is not None else group
 
 
-def stage_outputs(stage):
-    if stage.wildcards():
-        paths = stage.snakemake_outputs or [output.path for output in stage.outputs]
-    else:
-        paths = next(iter(stage.jobs.values())).snakemake_outputs  # a single job (the figures): its own list
+def stage_outputs(stage, job):
+    paths = job.snakemake_outputs if job is not None else (stage.snakemake_outputs or [o.path for o in stage.outputs])
     if stage.directory_output:
         return [directory(path) for path in paths]
     return [reported(stage, path) for path in paths]
