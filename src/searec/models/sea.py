@@ -186,7 +186,7 @@ class SEA(ModalityGraphModel):
         if club_lr is None:
             club_lr = section_defaults("training")["learning_rate"]
         self.variational_optimizer = torch.optim.Adam(self.variational_net.parameters(), lr=club_lr,
-                                                    foreach=True)  # as the trainer's: bitwise the loop's updates
+                                                    fused=True)  # as the trainer's (see there)
         self._club_inputs: list[Pair] = []
 
     # ----------------------------------------------------------------- forward

@@ -51,7 +51,14 @@ class VBPR(Recommender):
         return torch.cat([self.item_embedding[items], self.content_projection(self.content[items])], dim=1)
 
     def loss_terms(self, users: torch.Tensor, pos_items: torch.Tensor, neg_items: torch.Tensor) -> dict[str, torch.Tensor]:
-        user_e, pos_e, neg_e = self.user_embedding[users], self._items(pos_items), self._items(neg_items)
+        user_e = self.user_embedding[users]
+        if self.n_items <= pos_items.numel() + neg_items.numel():
+            # fewer items than batch rows (the sample: 238 against 4,096): project every item once and
+            # pick rows, as MMRec's forward does; the same q_i, a third of the time of an epoch there
+            items = self._items()
+            pos_e, neg_e = items[pos_items], items[neg_items]
+        else:
+            pos_e, neg_e = self._items(pos_items), self._items(neg_items)
         return {
             "bpr": bpr_loss((user_e * pos_e).sum(dim=1), (user_e * neg_e).sum(dim=1)),
             "reg": self.params["reg_weight"] * mmrec_embedding_penalty(user_e, pos_e, neg_e),
