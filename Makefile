@@ -1,6 +1,6 @@
 # The README's two commands. Both create .venv on first use (and whenever pyproject.toml
 # changes), install the project into it, and put its bin/ first on PATH for what they run.
-#   make run   - the main job: `snakemake --cores 8` (workflow/profiles/default) on the default dataset
+#   make run   - the main job: snakemake on all cores (workflow/profiles/default) on the default dataset
 #   make test  - the whole test suite
 #   make test-cluster - the tiny workflow through a real single-node SLURM it starts (root, apt)
 
