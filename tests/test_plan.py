@@ -38,12 +38,12 @@ def test_a_batch_trains_exactly_the_runs_and_commands_of_the_unbatched_plan() ->
         alone_outputs = {o for job in alone.stage(stage).jobs.values() for o in job.outputs}
         assert {o for job in batched.stage(stage).jobs.values() for o in job.outputs} == alone_outputs
         assert all(job.command.startswith("train ") for job in alone.stage(stage).jobs.values())
-    # one job per model x dataset x experiment: the sample's 14 models, and SEA's ablation and sensitivity
-    assert sorted(batched.stage("train_variant").jobs) == ["sample-sea-ablation", "sample-sea-sensitivity"]
+    # one job per model x dataset: its grid search, its main runs, its variants (ablation and sensitivity)
+    assert sorted(batched.stage("train_variant").jobs) == ["sample-sea-variants"]
     assert len(batched.stage("train_grid").jobs) == len(batched.stage("train").jobs) == 14
-    ablation = batched.stage("train_variant").jobs["sample-sea-ablation"]
+    ablation = batched.stage("train_variant").jobs["sample-sea-variants"]
     folders = ablation.fields["run_folders"]
-    assert len(folders) == len(PARAMS["experiments"]["ablation"]["variants"])
+    assert len(folders) == sum(len(PARAMS["experiments"][e]["variants"]) for e in ("ablation", "sensitivity"))
     assert ablation.snakemake_outputs == tuple(f"{folder}/{file}" for file in RUN_OUTPUTS for folder in folders)
     assert {o.kind for o in ablation.outputs if o.path.endswith("metrics.json")} == {"metrics"}  # DVC metrics still
     assert ablation.dvc_deps[:2] == ("data/mmrec/sample", "data/graphs/sample")
@@ -66,5 +66,5 @@ def test_each_batch_is_its_own_snakemake_rule_with_a_unique_name() -> None:
     grid = {name: job for name, stage, job in rules if stage == "train_grid"}
     assert grid["train_grid_sample_sea_search"].fields["model"] == "sea"
     assert [(name, job) for name, stage, job in rules if stage == "select"] == [("select", None)]  # patterns
-    ablation = plan.stage("train_variant").jobs["sample-sea-ablation"]
-    assert plan.stage("train_variant").log.format(**ablation.fields) == "logs/train_variant/sample/sea/ablation.log"
+    variants = plan.stage("train_variant").jobs["sample-sea-variants"]
+    assert plan.stage("train_variant").log.format(**variants.fields) == "logs/train_variant/sample/sea/variants.log"

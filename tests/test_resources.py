@@ -15,7 +15,6 @@ from searec.models import model_names
 from searec.plan import TRAINING_STAGES, Plan
 from searec.resources import (
     JOB_GROUPS,
-    SPANNING_GROUPS,
     STAGE_REQUESTS,
     STARTUP_MINUTES,
     Shape,
@@ -129,13 +128,26 @@ def test_groups_join_short_trainings_but_never_gpu_ones() -> None:
     assert job_group({"resources": {"group_trainings": False}}, "aggregate", []) == "report"
 
 
-def test_the_slurm_profile_spans_exactly_the_unconnected_groups() -> None:
-    """group-components must name each group pattern whose jobs are not connected (else one submission each)."""
+def test_every_job_group_is_connected_so_the_slurm_profile_spans_none() -> None:
+    """A group of jobs that do not depend on each other would be one submission each unless the profile named it in
+    group-components; with the trainings batched (one job per model x dataset x kind) no group needs that: a group
+    holds one job, a grid search batch with its select, or the tables with the figures that read them."""
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    plan = Plan(params)
+    assert set(JOB_GROUPS) <= {stage.name for stage in plan.stages}
+    members: dict[str, set[str]] = {}
+    for stage in plan.stages:
+        models = sorted({job.fields["model"] for job in stage.jobs.values() if "model" in job.fields})
+        group = job_group(params, stage.name, models)
+        for job in stage.jobs.values():
+            if group:
+                members.setdefault(group.format(**job.fields), set()).add(stage.name)
+    assert {"search-sample-sea", "main-sample-sea", "variants-sample-sea", "report"} <= set(members)
+    for group, stages in members.items():
+        assert stages in ({"train_grid", "select"}, {"train"}, {"train_variant"}, {"aggregate", "figures"}), group
+    assert all(len(plan.stage(s).jobs) == 1 for s in ("train_variant",))
     profile = yaml.safe_load((PROJECT_ROOT / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
-    named = {entry.rsplit("=", 1)[0] for entry in profile["group-components"]}
-    assert named == set(SPANNING_GROUPS) and set(SPANNING_GROUPS) <= set(JOB_GROUPS.values())
-    assert set(JOB_GROUPS) <= {stage.name for stage in Plan(yaml.safe_load((PROJECT_ROOT / "params.yaml")
-                                                                           .read_text())).stages}
+    assert "group-components" not in profile
 
 
 def test_a_batch_asks_for_the_time_of_all_its_runs_and_the_memory_of_one() -> None:

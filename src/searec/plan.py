@@ -362,12 +362,14 @@ class Plan:
     @cached_property
     def training_batches(self) -> bool:
         """Whether each training job trains a batch of runs (:func:`searec.resources.trainings_together`):
-        every run of one model × dataset × experiment in one process, one after another, instead of a
-        process each. On the sample a training takes seconds, and starting Python, torch and the data
-        for each was about half of ``make run``'s CPU time."""
+        one model's runs on one dataset of its grid search, of the main experiment, or of the other
+        experiments' variants, in one process, one after another, instead of a process each. On the
+        sample a training takes seconds, and starting Python, torch and the data for each was about
+        half of ``make run``'s CPU time."""
         from searec.resources import trainings_together
 
-        return trainings_together(self.params, sorted({run.model for runs in self.runs.values() for run in runs}))
+        models = sorted({run.model for runs in self.runs.values() for run in runs})
+        return trainings_together(self.params, models)
 
     def _training_stage(self, name: str, doc: str, batch_doc: str, items: dict[str, dict[str, Any]],
                         directory: str, selected: bool) -> Stage:
@@ -394,7 +396,10 @@ class Plan:
                          log=f"logs/{name}/{{dataset}}/{{model}}/{{folder}}/seed-{{seed}}.log", **spec)
         batches: dict[str, dict[str, Any]] = {}
         for fields in items.values():
-            batch = fields.get("experiment", "search" if name == "train_grid" else "main")
+            # one job group each (searec.resources.JOB_GROUPS): the grid search, the main runs, the variants
+            # of every other experiment (ablation and sensitivity vary the same model)
+            batch = {"train_grid": "search", "train": "main"}.get(name) or (
+                "main" if fields["experiment"] == "main" else "variants")
             shared = {key: fields[key] for key in ("dataset", "model", "model_file", "selection") if key in fields}
             job = batches.setdefault(_key(fields["dataset"], fields["model"], batch), shared | {
                 "batch": batch, "runs": "", "run_folders": [], **{_batch_field(file): [] for file in RUN_OUTPUTS}})
@@ -468,7 +473,7 @@ class Plan:
                     run, experiment=experiment, settings=self._settings(run.model, variant=variant))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train_variant", "Train one variant of an experiment with one seed.",
-                                    "Train every variant and seed of one experiment's model, in one process.",
+                                    "Train every variant and seed of one model's experiments, in one process.",
                                     items, directory, selected=False)
 
     # --------------------------------------------------------------------------------- report

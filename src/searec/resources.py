@@ -145,19 +145,14 @@ JOB_GROUPS: dict[str, str] = {
     "aggregate": "report", "figures": "report",
 }
 """Snakemake job groups by stage: each group is one cluster submission (executed locally, groups
-are ignored). A model's grid search and its ``select`` are one connected group; the runs of the
-other experiments of one model × dataset are unconnected jobs (with :func:`trainings_together`,
-one batch job per experiment), joined by the SLURM profile's ``group-components``
-(:data:`SPANNING_GROUPS`); ablation and sensitivity share ``variants`` because both are variants
-of one model. Inside a group job Snakemake runs as many jobs side by
-side as the profile's ``cores`` allow and the rest in series, asking for the sum of their memory
-and the longest runtime of each such layer, summed over the layers."""
+are ignored). A model's grid search batch and its ``select`` are one connected group; its main
+runs, and its variants of the other experiments, are one batch job each
+(:func:`trainings_together`), so no group spans jobs that are not connected (which the SLURM
+profile would have to name in ``group-components``). Inside a group job Snakemake runs as many
+jobs side by side as the profile's ``cores`` allow and the rest in series, asking for the sum of
+their memory and the longest runtime of each such layer, summed over the layers."""
 TRAINING_GROUPED_STAGES = ("train_grid", "select", "train", "train_variant")
 """The stages ``resources.group_trainings: false`` (or a training on a GPU) leaves ungrouped."""
-SPANNING_GROUPS = ("main-{dataset}-{model}", "variants-{dataset}-{model}")
-"""The groups whose jobs are not connected to each other, so the SLURM profile names them in ``group-components``."""
-
-
 def job_group(params: Mapping[str, Any], stage: str, models: Sequence[str]) -> str | None:
     """The group pattern of a stage's jobs, or None. Trainings are grouped for short runs only
     (:func:`trainings_together`)."""
