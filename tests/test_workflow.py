@@ -294,7 +294,7 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     assert "runs/toy/sea/ablation-no-club/seed-1/history.csv" in plots
     # lineage of the main table in the real pipeline: through the selection and the grid back to the raw files
     lineage = _run([sys.executable, "-m", "searec", "lineage", "results/tables/main.csv"], with_dvc)
-    for stage in ("aggregate-main", "train@toy-sea-1", "select-toy-sea", "train_grid@toy-sea-default",
+    for stage in ("aggregate-main", "train-toy-sea-main", "select-toy-sea", "train_grid-toy-sea-search",
                   "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
         assert stage in lineage, stage
     _dvc_commit_records_a_snakemake_run(with_snakemake, with_dvc)
@@ -339,16 +339,15 @@ def _dvc_commit_records_a_snakemake_run(with_snakemake: Path, with_dvc: Path) ->
 
 
 def _snakemake_planned(workspace: Path) -> set[tuple[str, str]]:
-    """(rule, job key) of every job a dry run plans, the job found in the plan by its first output.
+    """(stage, job key) of every job a dry run plans, the job found in the plan by its first output.
 
     A job of a group is printed indented under its ``Group job …`` line, so the pattern allows indentation.
     """
-    from searec.plan import Plan
-
     plan = Plan(TINY_PARAMS)
     by_output = {(stage.name, job.snakemake_outputs[0]): key for stage in plan.stages for key, job in stage.jobs.items()}
+    stage_of = {rule: stage.name for stage in plan.stages for rule, _ in stage.rules()}  # a batch is a rule of its own
     dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1"], workspace)
-    planned = [(rule, by_output[(rule, outputs.split(", ")[0])])
+    planned = [(stage_of[rule], by_output[(stage_of[rule], outputs.split(", ")[0])])
                for rule, outputs in re.findall(r"^ *rule (\w+):\n(?: +.*\n)*? +output: ([^\n]+)", dry, flags=re.MULTILINE)
                if rule != "all"]
     assert len(planned) == sum(_job_stats(dry).values()), dry  # every planned job was read
@@ -367,17 +366,15 @@ def _code_edits_rerun_exactly_what_depends_on_them(with_snakemake: Path, with_dv
     its modification time, before the next.
     """
     assert _snakemake_planned(with_snakemake) == set() and _dvc_changed(with_dvc) == set()  # up to date
-    sea_runs = {("train_grid", "sample-sea-default"), ("train_grid", "toy-sea-default"),
-                *{("train", f"{d}-sea-{s}") for d in ("sample", "toy") for s in (0, 1)},
-                *{("train_variant", f"toy-sea-{v}-1") for v in ("ablation-full", "ablation-no-club",
-                                                                "sensitivity-alpha-1.0")}}
-    all_runs = sea_runs | {("train_grid", f"{d}-bpr-training.learning_rate={lr}") for d in ("sample", "toy")
-                           for lr in (0.01, 0.05)} | {("train_grid", f"{d}-lightgcn-default") for d in ("sample", "toy")} \
-        | {("train", f"{d}-{m}-{s}") for d in ("sample", "toy") for m in ("bpr", "lightgcn") for s in (0, 1)}
+    # the training batches (group_trainings): each model's grid search and main runs per dataset, SEA's variants
+    batches = lambda models: {(stage, f"{d}-{m}-{kind}") for d in ("sample", "toy") for m in models  # noqa: E731
+                              for stage, kind in (("train_grid", "search"), ("train", "main"))}
+    sea_runs = batches(["sea"]) | {("train_variant", "toy-sea-variants")}
+    all_runs = sea_runs | batches(["bpr", "lightgcn"])
     tables = {("aggregate", e) for e in ("main", "ablation", "sensitivity")}
     figures = {("figures", "")}
     selections = lambda models: {("select", f"{d}-{m}") for d in ("sample", "toy") for m in models}  # noqa: E731
-    dvc_names = {"aggregate": "aggregate-{}", "select": "select-{}", "figures": "figures"}
+    plan = Plan(TINY_PARAMS)
     for edited, direct, downstream in (
             ("src/searec/models/sea.py", sea_runs | figures, selections(["sea"]) | tables),  # the figure rebuilds SEA
             ("src/searec/training/sampling.py", all_runs, selections(["bpr", "lightgcn", "sea"]) | tables | figures),
@@ -388,7 +385,7 @@ def _code_edits_rerun_exactly_what_depends_on_them(with_snakemake: Path, with_dv
             path.write_text(before + "\n# an edit\n")
         try:
             assert _snakemake_planned(with_snakemake) == direct | downstream, edited
-            expected = {dvc_names.get(rule, rule + "@{}").format(key) for rule, key in direct}
+            expected = {plan.stage(rule).dvc_name(key) for rule, key in direct}
             if edited in generate_sources():  # the first stage checks the schema the declarations make
                 expected.add(GUARD_STAGE)
             assert _dvc_changed(with_dvc) == expected, edited
