@@ -7,8 +7,8 @@ fills the fields. From that one description:
 
 * Snakemake (``workflow/rules/stages.smk``) makes a rule per stage: output patterns are the
   templates with the fields as wildcards, inputs and the command come from the job; where the
-  jobs list their outputs (a training batch: ``searec train-batch`` of a model's runs of one
-  experiment, see :attr:`Plan.training_batches`), a rule per job (:meth:`Stage.rules`);
+  jobs list their outputs (a training batch: ``searec train-batch`` of one model's grid, main or
+  variant runs, see :attr:`Plan.training_batches`), a rule per job (:meth:`Stage.rules`);
 * ``searec generate`` writes ``dvc.yaml``: a ``foreach`` stage over the jobs' fields, or one
   stage per job where the jobs' dependency lists differ (the grid search's ``select``, the
   tables); see :mod:`searec.generated`.

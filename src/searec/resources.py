@@ -162,11 +162,12 @@ def job_group(params: Mapping[str, Any], stage: str, models: Sequence[str]) -> s
 
 
 def trainings_together(params: Mapping[str, Any], models: Sequence[str]) -> bool:
-    """Whether the trainings of ``models`` travel together: each model × dataset × experiment's runs in one
-    job (``searec train-batch``: one process, one run after another) and the jobs of a model in one job
-    group (one cluster submission). Only for short runs (``resources.group_trainings``: a batch asks for
-    the sum of its runs' runtimes, which for hours-long runs exceeds a partition's limit) and never when
-    a training asks for a GPU (a group asks for the GPUs of all the jobs it runs side by side)."""
+    """Whether the trainings of ``models`` travel together: a model's grid, main or variant runs on one
+    dataset in one job (``searec train-batch``: one process, one run after another), and a grid search
+    with its ``select`` in one job group (one cluster submission). Only for short runs
+    (``resources.group_trainings``: a batch asks for the sum of its runs' runtimes, which for
+    hours-long runs exceeds a partition's limit) and never when a training asks for a GPU (a group
+    asks for the GPUs of all the jobs it runs side by side)."""
     settings = section(params, "resources")
     return bool(settings["group_trainings"]) and not any(
         asks_for_gpu(_run_training(params, model)["device"], bool(settings["gpus"])) for model in models)

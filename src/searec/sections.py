@@ -88,8 +88,9 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("gpu_model", None, "the GPU type a training that asks for a GPU requests (SLURM --gpus=TYPE:1), "
                                    "where the site names them", kind="string", nullable=True),
         Setting("group_trainings", True, "short trainings travel together: one job (one process) per model x "
-                                         "dataset x experiment, its runs one after another, and one cluster "
-                                         "submission per job group (not for hours-long runs; GPU trainings never do)"),
+                                         "dataset x kind (grid search, main runs, variants), its runs one "
+                                         "after another, and one cluster submission per job group (not for "
+                                         "hours-long runs; GPU trainings never do)"),
     ),
 }
 """params.yaml's sections by their dotted path, each setting with its default, meaning and range."""
