@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from searec.models.losses import bpr_loss, half_squared_penalty, info_nce, mmrec_embedding_penalty, pairwise_bpr
+from searec.models.losses import (
+    GaussianVariationalNet,
+    bpr_loss,
+    half_squared_penalty,
+    info_nce,
+    mmrec_embedding_penalty,
+    pairwise_bpr,
+)
 
 
 def test_bpr_loss_known_values() -> None:
@@ -47,3 +54,20 @@ def test_info_nce_with_targets_equals_the_definition() -> None:
     square = torch.randn(4, 3)
     assert float(info_nce(anchors, square, 0.5)) == pytest.approx(
         float(info_nce(anchors, square, 0.5, torch.arange(4))), rel=1e-6)
+
+
+@pytest.mark.parametrize(("rows", "width", "hidden", "weight"), [(1, 1, 1, 1.0), (7, 5, 3, 2.0), (476, 32, 8, 2.0)])
+def test_variational_net_fit_gradients_are_autograds(rows: int, width: int, hidden: int, weight: float) -> None:
+    """The written-out chain rule of the CLUB net's maximum-likelihood loss equals autograd's, value included,
+    also where ReLUs are off (negative pre-activations are common with these inits) and for one row."""
+    generator = torch.Generator().manual_seed(rows)
+    torch.manual_seed(rows)
+    net = GaussianVariationalNet(width, width, hidden)
+    x, y = torch.randn(rows, width, generator=generator), 3 * torch.randn(rows, width, generator=generator)
+    log_likelihood = weight * net.log_likelihood(x, y)
+    expected = torch.autograd.grad(-log_likelihood, list(net.parameters()))
+    gradients, value = net.fit_gradients(x, y, weight)
+    assert float(value) == pytest.approx(float(log_likelihood.detach()), rel=1e-6)
+    assert [g.shape for g in gradients] == [p.shape for p in net.parameters()]
+    for (name, _), got, want in zip(net.named_parameters(), gradients, expected):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-6), name

@@ -222,6 +222,25 @@ def test_club_inner_steps_are_the_released_updates_on_the_chosen_pairs(inputs: M
     assert [tuple(map(id, pair)) for pair in other.club_fit_pairs(parts)] != [tuple(map(id, p)) for p in pairs]
 
 
+def test_the_club_steps_are_the_optimisers_own_updates(inputs: ModelInputs) -> None:
+    """``_club_adam_step`` (the optimiser's update function on its state) moves the net bitwise as
+    ``variational_optimizer.step()`` does with the same gradients, and leaves the same optimiser state."""
+    direct, stepped = make(inputs), make(inputs)
+    generator = torch.Generator().manual_seed(3)
+    for _ in range(4):
+        gradients = [torch.randn(p.shape, generator=generator) for p in direct.variational_net.parameters()]
+        direct._club_adam_step([g.clone() for g in gradients])
+        for parameter, gradient in zip(stepped.variational_net.parameters(), gradients):
+            parameter.grad = gradient
+        stepped.variational_optimizer.step()
+    for got, want in zip(direct.variational_net.parameters(), stepped.variational_net.parameters()):
+        assert torch.equal(got, want)
+    got_state, want_state = direct.variational_optimizer.state_dict(), stepped.variational_optimizer.state_dict()
+    assert got_state["param_groups"] == want_state["param_groups"]
+    for index, state in want_state["state"].items():
+        assert all(torch.equal(got_state["state"][index][key], value) for key, value in state.items())
+
+
 def test_the_club_net_learns_at_the_training_rate_unless_given_its_own(tiny_synth: Path, tmp_path: Path) -> None:
     dataset = load_mmrec_folder(tiny_synth)
     config = TrainingConfig(epochs=1, patience=100, batch_size=512, learning_rate=0.02, device="cpu")

@@ -103,6 +103,39 @@ class GaussianVariationalNet(torch.nn.Module):
         # textbook form (the 50 inner steps a batch make this the hot loop of CLUB training).
         return -((mu - y).square() * torch.exp(-log_var) + log_var).sum(dim=1).mean() / 2
 
+    @torch.no_grad()
+    def fit_gradients(self, x: torch.Tensor, y: torch.Tensor, weight: float
+                      ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The gradients of −weight · log_likelihood(x, y) with respect to ``parameters()`` (in their order),
+        and weight · log_likelihood(x, y) at the current parameters, without an autograd graph.
+
+        With d = μ − y, p = e^{−ℓ}, c = weight / (2N) and the loss c Σ_n Σ_d (d² p + ℓ):
+        ∂/∂μ = 2c·d·p and ∂/∂ℓ = c(1 − d²p), through tanh (1 − ℓ²), each head's last Linear and the ReLU
+        back to its first Linear. These are the steps autograd would take (tests/models/test_losses.py
+        checks them against it); written out, one inner step of SEA's CLUB fit is about 25 small kernels
+        instead of a graph's worth of them: on the sample that fit was half of every SEA epoch, most of it
+        autograd's and the optimiser's per-call overhead around 476 × 32 arrays.
+        """
+        first_mean, last_mean = self.mean[0], self.mean[2]
+        first_log_variance, last_log_variance = self.log_variance[0], self.log_variance[2]
+        hidden_mean = torch.addmm(first_mean.bias, x, first_mean.weight.T).relu_()
+        mu = torch.addmm(last_mean.bias, hidden_mean, last_mean.weight.T)
+        hidden_log_variance = torch.addmm(first_log_variance.bias, x, first_log_variance.weight.T).relu_()
+        log_var = torch.addmm(last_log_variance.bias, hidden_log_variance, last_log_variance.weight.T).tanh_()
+        diff = mu - y
+        scaled = torch.exp(-log_var).mul_(diff)  # d·p
+        weighted_squares = diff * scaled  # d²p
+        c = weight / (2 * x.shape[0])
+        value = -(weighted_squares.sum() + log_var.sum()) * c
+        grad_log_var = torch.sub(1, weighted_squares).mul_(1 - log_var.square()).mul_(c)  # through tanh
+        grad_mu = scaled.mul_(2 * c)
+        grad_hidden_mean = (grad_mu @ last_mean.weight).mul_(hidden_mean > 0)
+        grad_hidden_log_variance = (grad_log_var @ last_log_variance.weight).mul_(hidden_log_variance > 0)
+        gradients = [grad_hidden_mean.T @ x, grad_hidden_mean.sum(0), grad_mu.T @ hidden_mean, grad_mu.sum(0),
+                     grad_hidden_log_variance.T @ x, grad_hidden_log_variance.sum(0),
+                     grad_log_var.T @ hidden_log_variance, grad_log_var.sum(0)]
+        return gradients, value
+
     def club(self, x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
         """The sampled CLUB upper bound on I(x; y): mean_n [log q(y_n|x_n) − log q(y_π(n)|x_n)].
 

@@ -42,6 +42,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.optim import adam as torch_adam
 from torch.profiler import record_function
 
 from searec.models.backbone import GraphModalityEncoder, ModalityGraphModel
@@ -250,11 +251,37 @@ class SEA(ModalityGraphModel):
         n_pairs = len(self._club_inputs)
         log_likelihood = torch.zeros(())
         for _ in range(self.params["club_steps"]):
-            self.variational_optimizer.zero_grad(set_to_none=True)
-            log_likelihood = n_pairs * self.variational_net.log_likelihood(a, b)
-            (-log_likelihood).backward()
-            self.variational_optimizer.step()
-        return {"club_net_loglik": float(log_likelihood.detach())}
+            gradients, log_likelihood = self.variational_net.fit_gradients(a, b, n_pairs)
+            self._club_adam_step(gradients)
+        return {"club_net_loglik": float(log_likelihood)}
+
+    def _club_adam_step(self, gradients: list[torch.Tensor]) -> None:
+        """One step of the variational net's Adam with these gradients (of ``variational_net.parameters()``).
+
+        The optimiser's own update, ``torch.optim.adam.adam`` (the function ``Adam.step`` calls), on the
+        optimiser's own state and settings, so its state_dict, checkpoints and learning rate stay the
+        optimiser's; called directly it skips ``step()``'s per-call bookkeeping (grad lookup, hooks,
+        state grouping), which cost several times the update of these ~1,100 numbers. The first step
+        goes through ``step()`` to create that state in the optimiser's format.
+        """
+        optimizer = self.variational_optimizer
+        (group,) = optimizer.param_groups
+        params = group["params"]
+        if not optimizer.state:
+            for parameter, gradient in zip(params, gradients):
+                parameter.grad = gradient
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            return
+        states = [optimizer.state[parameter] for parameter in params]
+        with torch.no_grad():
+            torch_adam.adam(
+                params, gradients, [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [],
+                [s["step"] for s in states], foreach=group["foreach"], capturable=group["capturable"],
+                differentiable=group["differentiable"], fused=group["fused"], has_complex=False,
+                decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"],
+                beta1=group["betas"][0], beta2=group["betas"][1], lr=group["lr"], weight_decay=group["weight_decay"],
+                eps=group["eps"], maximize=group["maximize"])
 
     @torch.no_grad()
     def item_parts(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
