@@ -38,16 +38,26 @@ def test_a_batch_trains_exactly_the_runs_and_commands_of_the_unbatched_plan() ->
         alone_outputs = {o for job in alone.stage(stage).jobs.values() for o in job.outputs}
         assert {o for job in batched.stage(stage).jobs.values() for o in job.outputs} == alone_outputs
         assert all(job.command.startswith("train ") for job in alone.stage(stage).jobs.values())
-    # one job per model x dataset: its grid search, its main runs, its variants (ablation and sensitivity)
-    assert sorted(batched.stage("train_variant").jobs) == ["sample-sea-variants"]
+    # one job per model x dataset x experiment, at most runs_per_batch runs each, in even batches and in order
+    variants = batched.stage("train_variant").jobs
+    assert sorted(variants) == ["sample-sea-ablation-1", "sample-sea-ablation-2", "sample-sea-sensitivity-1",
+                                "sample-sea-sensitivity-2", "sample-sea-sensitivity-3"]
     assert len(batched.stage("train_grid").jobs) == len(batched.stage("train").jobs) == 14
-    ablation = batched.stage("train_variant").jobs["sample-sea-variants"]
+    most = PARAMS["resources"]["runs_per_batch"]
+    for experiment in ("ablation", "sensitivity"):
+        batches = [job.fields["run_folders"] for key, job in variants.items() if f"-{experiment}-" in key]
+        sizes = [len(folders) for folders in batches]
+        assert max(sizes) <= most and max(sizes) - min(sizes) <= 1
+        assert [folder for folders in batches for folder in folders] == [
+            str(run.directory()) for run in batched.runs[experiment]]
+    ablation = variants["sample-sea-ablation-1"]
     folders = ablation.fields["run_folders"]
-    assert len(folders) == sum(len(PARAMS["experiments"][e]["variants"]) for e in ("ablation", "sensitivity"))
     assert ablation.snakemake_outputs == tuple(f"{folder}/{file}" for file in RUN_OUTPUTS for folder in folders)
     assert {o.kind for o in ablation.outputs if o.path.endswith("metrics.json")} == {"metrics"}  # DVC metrics still
     assert ablation.dvc_deps[:2] == ("data/mmrec/sample", "data/graphs/sample")
     assert "src/searec/models/sea.py" in ablation.dvc_deps
+    one_batch = Plan(_with(PARAMS, runs_per_batch=100)).stage("train_variant").jobs
+    assert sorted(one_batch) == ["sample-sea-ablation", "sample-sea-sensitivity"]
 
 
 def test_trainings_asking_for_a_gpu_or_hours_long_are_one_run_per_job() -> None:
@@ -66,5 +76,6 @@ def test_each_batch_is_its_own_snakemake_rule_with_a_unique_name() -> None:
     grid = {name: job for name, stage, job in rules if stage == "train_grid"}
     assert grid["train_grid_sample_sea_search"].fields["model"] == "sea"
     assert [(name, job) for name, stage, job in rules if stage == "select"] == [("select", None)]  # patterns
-    variants = plan.stage("train_variant").jobs["sample-sea-variants"]
-    assert plan.stage("train_variant").log.format(**variants.fields) == "logs/train_variant/sample/sea/variants.log"
+    variants = plan.stage("train_variant").jobs["sample-sea-sensitivity-2"]
+    assert "train_variant_sample_sea_sensitivity_2" in {name for name, stage, _ in rules if stage == "train_variant"}
+    assert plan.stage("train_variant").log.format(**variants.fields) == "logs/train_variant/sample/sea/sensitivity-2.log"

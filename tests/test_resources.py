@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,7 @@ def test_a_retry_says_what_it_asks_for_and_why(capsys: pytest.CaptureFixture[str
 
 def test_groups_join_short_trainings_but_never_gpu_ones() -> None:
     assert job_group({}, "train_grid", ["bpr"]) == job_group({}, "select", ["bpr"]) == "search-{dataset}-{model}"
-    assert job_group({}, "train", ["bpr"]) == "main-{dataset}-{model}"
+    assert job_group({}, "train", ["bpr"]) == "{batch}-{dataset}-{model}"  # main, or main-2 where runs are cut
     assert job_group({}, "graphs", []) is None  # one job per dataset: nothing to join
     assert job_group({"resources": {"gpus": True}}, "train", ["bpr"]) is None
     assert job_group({"models": {"sea": {"training": {"device": "cuda"}}}}, "train", ["bpr", "sea"]) is None
@@ -130,8 +131,8 @@ def test_groups_join_short_trainings_but_never_gpu_ones() -> None:
 
 def test_every_job_group_is_connected_so_the_slurm_profile_spans_none() -> None:
     """A group of jobs that do not depend on each other would be one submission each unless the profile named it in
-    group-components; with the trainings batched (one job per model x dataset x kind) no group needs that: a group
-    holds one job, a grid search batch with its select, or the tables with the figures that read them."""
+    group-components; with the trainings batched (jobs per model x dataset x experiment) no group needs that: a group
+    holds one job, a grid search's batches with its select, or the tables with the figures that read them."""
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     plan = Plan(params)
     assert set(JOB_GROUPS) <= {stage.name for stage in plan.stages}
@@ -142,10 +143,13 @@ def test_every_job_group_is_connected_so_the_slurm_profile_spans_none() -> None:
         for job in stage.jobs.values():
             if group:
                 members.setdefault(group.format(**job.fields), set()).add(stage.name)
-    assert {"search-sample-sea", "main-sample-sea", "variants-sample-sea", "report"} <= set(members)
+    assert {"search-sample-sea", "main-sample-sea", "ablation-1-sample-sea", "sensitivity-3-sample-sea",
+            "report"} <= set(members)
     for group, stages in members.items():
         assert stages in ({"train_grid", "select"}, {"train"}, {"train_variant"}, {"aggregate", "figures"}), group
-    assert all(len(plan.stage(s).jobs) == 1 for s in ("train_variant",))
+    batches = Counter(group.format(**job.fields) for s in ("train", "train_variant") for job in plan.stage(s).jobs.values()
+                      if (group := job_group(params, s, [job.fields["model"]])))
+    assert set(batches.values()) == {1}  # a group per batch of main or variant runs
     profile = yaml.safe_load((PROJECT_ROOT / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
     assert "group-components" not in profile
 

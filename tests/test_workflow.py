@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -149,8 +150,13 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
     main = params["experiments"]["main"]
     assert dvc_jobs["select"] == len(main["datasets"]) * len(main["models"])
     assert runs["train_grid"] == len(main["datasets"]) * sum(len(model_grid(params, m)) for m in main["models"])
-    # group_trainings (the default): one job per model x dataset trains its grid, main or variant runs
-    assert dvc_jobs["train_grid"] == dvc_jobs["train"] == dvc_jobs["select"] and dvc_jobs["train_variant"] == 1
+    # group_trainings (the default): one job per model x dataset trains its grid or main runs, and each
+    # other experiment's variants in batches of at most runs_per_batch
+    assert dvc_jobs["train_grid"] == dvc_jobs["train"] == dvc_jobs["select"]
+    most = params["resources"]["runs_per_batch"]
+    assert dvc_jobs["train_variant"] == sum(
+        len(e["datasets"]) * len(e["models"]) * math.ceil(len(e["variants"]) * len(e.get("seeds", params["seeds"])) / most)
+        for name, e in params["experiments"].items() if name != "main")
     # one resolver: for every job, both tools issue the identical searec command line
     assert snakemake_commands(tmp_path) == dvc_commands(tmp_path)
 

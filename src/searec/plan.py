@@ -214,6 +214,19 @@ def _shell_word(text: str) -> str:
     return f'"{text}"'
 
 
+def _even_batches(kind: str, runs: Sequence[Mapping[str, Any]], most: int) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """``runs`` cut into the fewest batches of at most ``most`` runs, of sizes that differ by one at most,
+    in order: ``[(kind, runs)]`` when they fit in one, else ``[(f"{kind}-1", first), (f"{kind}-2", ...)]``."""
+    count = -(-len(runs) // most)
+    size, extra = divmod(len(runs), count)
+    batches, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        batches.append((kind if count == 1 else f"{kind}-{index + 1}", list(runs[start:end])))
+        start = end
+    return batches
+
+
 def _batch_field(run_file: str) -> str:
     """The field of a training batch listing one kind of run output (``metrics.json`` -> ``metrics_json_files``)."""
     return run_file.replace(".", "_") + "_files"
@@ -362,10 +375,12 @@ class Plan:
     @cached_property
     def training_batches(self) -> bool:
         """Whether each training job trains a batch of runs (:func:`searec.resources.trainings_together`):
-        one model's runs on one dataset of its grid search, of the main experiment, or of the other
-        experiments' variants, in one process, one after another, instead of a process each. On the
-        sample a training takes seconds, and starting Python, torch and the data for each was about
-        half of ``make run``'s CPU time."""
+        one model's runs on one dataset of its grid search, of the main experiment, or of one other
+        experiment's variants, in one process, one after another, instead of a process each; at most
+        ``resources.runs_per_batch`` runs a job (more are cut into even batches, which run side by
+        side). On the sample a training takes seconds, and starting Python, torch and the data for each
+        was about half of ``make run``'s CPU time; one batch of SEA's 16 variants was the last job
+        running, alone on one core, for its last 100 s."""
         from searec.resources import trainings_together
 
         models = sorted({run.model for runs in self.runs.values() for run in runs})
@@ -394,20 +409,22 @@ class Plan:
             return Stage(items=items, command=f"train {options}",
                          outputs=tuple(Output(f"{directory}/{file}", **kinds[file]) for file in RUN_OUTPUTS),
                          log=f"logs/{name}/{{dataset}}/{{model}}/{{folder}}/seed-{{seed}}.log", **spec)
-        batches: dict[str, dict[str, Any]] = {}
+        kinds_of_runs: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
         for fields in items.values():
-            # one job group each (searec.resources.JOB_GROUPS): the grid search, the main runs, the variants
-            # of every other experiment (ablation and sensitivity vary the same model)
-            batch = {"train_grid": "search", "train": "main"}.get(name) or (
-                "main" if fields["experiment"] == "main" else "variants")
-            shared = {key: fields[key] for key in ("dataset", "model", "model_file", "selection") if key in fields}
-            job = batches.setdefault(_key(fields["dataset"], fields["model"], batch), shared | {
-                "batch": batch, "runs": "", "run_folders": [], **{_batch_field(file): [] for file in RUN_OUTPUTS}})
-            folder = directory.format(**fields)
-            job["runs"] += " " + _shell_word(options.format(**fields))
-            job["run_folders"].append(folder)
-            for file in RUN_OUTPUTS:
-                job[_batch_field(file)].append(f"{folder}/{file}")
+            # a batch per model x dataset x experiment: its grid search, its main runs, each other experiment's
+            # variants (searec.resources.JOB_GROUPS names their job groups)
+            kind = {"train_grid": "search", "train": "main"}.get(name) or fields["experiment"]
+            kinds_of_runs.setdefault((fields["dataset"], fields["model"], kind), []).append(fields)
+        batches: dict[str, dict[str, Any]] = {}
+        for (dataset, model, kind), runs in kinds_of_runs.items():
+            for batch, chunk in _even_batches(kind, runs, int(section(self.params, "resources")["runs_per_batch"])):
+                shared = {key: chunk[0][key] for key in ("dataset", "model", "model_file", "selection")
+                          if key in chunk[0]}
+                folders = [directory.format(**fields) for fields in chunk]
+                batches[_key(dataset, model, batch)] = shared | {
+                    "batch": batch, "runs": "".join(" " + _shell_word(options.format(**fields)) for fields in chunk),
+                    "run_folders": folders,
+                    **{_batch_field(file): [f"{folder}/{file}" for folder in folders] for file in RUN_OUTPUTS}}
         spec["doc"] = batch_doc
         return Stage(items=batches, command="train-batch{runs}",
                      outputs=tuple(Output(f"{{{_batch_field(file)}}}", **kinds[file]) for file in RUN_OUTPUTS),

@@ -141,14 +141,15 @@ def largest_shape() -> Shape:
 
 JOB_GROUPS: dict[str, str] = {
     "train_grid": "search-{dataset}-{model}", "select": "search-{dataset}-{model}",
-    "train": "main-{dataset}-{model}", "train_variant": "variants-{dataset}-{model}",
+    "train": "{batch}-{dataset}-{model}", "train_variant": "{batch}-{dataset}-{model}",
     "aggregate": "report", "figures": "report",
 }
 """Snakemake job groups by stage: each group is one cluster submission (executed locally, groups
-are ignored). A model's grid search batch and its ``select`` are one connected group; its main
-runs, and its variants of the other experiments, are one batch job each
-(:func:`trainings_together`), so no group spans jobs that are not connected (which the SLURM
-profile would have to name in ``group-components``). Inside a group job Snakemake runs as many
+are ignored). A model's grid search batches and its ``select`` are one connected group; each
+batch of its main runs, or of an experiment's variants, is a group of its own (``{batch}``:
+``main``, ``ablation``, ``sensitivity-2``; :func:`trainings_together`, ``resources.runs_per_batch``),
+so no group spans jobs that are not connected (which the SLURM profile would have to name in
+``group-components``). Inside a group job Snakemake runs as many
 jobs side by side as the profile's ``cores`` allow and the rest in series, asking for the sum of
 their memory and the longest runtime of each such layer, summed over the layers."""
 TRAINING_GROUPED_STAGES = ("train_grid", "select", "train", "train_variant")

@@ -88,9 +88,12 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("gpu_model", None, "the GPU type a training that asks for a GPU requests (SLURM --gpus=TYPE:1), "
                                    "where the site names them", kind="string", nullable=True),
         Setting("group_trainings", True, "short trainings travel together: one job (one process) per model x "
-                                         "dataset x kind (grid search, main runs, variants), its runs one "
-                                         "after another, and one cluster submission per job group (not for "
-                                         "hours-long runs; GPU trainings never do)"),
+                                         "dataset x experiment (its grid search, main runs or variants), its "
+                                         "runs one after another, and one cluster submission per job group "
+                                         "(not for hours-long runs; GPU trainings never do)"),
+        Setting("runs_per_batch", 4, "the most runs one such job trains: longer lists are cut into even "
+                                     "batches, so that a model's many variants run side by side on a "
+                                     "machine's cores instead of one after another", minimum=1),
     ),
 }
 """params.yaml's sections by their dotted path, each setting with its default, meaning and range."""
