@@ -104,10 +104,11 @@ class GaussianVariationalNet(torch.nn.Module):
         return -((mu - y).square() * torch.exp(-log_var) + log_var).sum(dim=1).mean() / 2
 
     @torch.no_grad()
-    def fit_gradients(self, x: torch.Tensor, y: torch.Tensor, weight: float
-                      ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def fit_gradients(self, x: torch.Tensor, y: torch.Tensor, weight: float, with_value: bool = True
+                      ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """The gradients of −weight · log_likelihood(x, y) with respect to ``parameters()`` (in their order),
-        and weight · log_likelihood(x, y) at the current parameters, without an autograd graph.
+        and weight · log_likelihood(x, y) at the current parameters (None unless ``with_value``: the
+        inner loop logs only its last step's), without an autograd graph.
 
         With d = μ − y, p = e^{−ℓ}, c = weight / (2N) and the loss c Σ_n Σ_d (d² p + ℓ):
         ∂/∂μ = 2c·d·p and ∂/∂ℓ = c(1 − d²p), through tanh (1 − ℓ²), each head's last Linear and the ReLU
@@ -126,7 +127,7 @@ class GaussianVariationalNet(torch.nn.Module):
         scaled = torch.exp(-log_var).mul_(diff)  # d·p
         weighted_squares = diff * scaled  # d²p
         c = weight / (2 * x.shape[0])
-        value = -(weighted_squares.sum() + log_var.sum()) * c
+        value = -(weighted_squares.sum() + log_var.sum()) * c if with_value else None
         grad_log_var = torch.sub(1, weighted_squares).mul_(1 - log_var.square()).mul_(c)  # through tanh
         grad_mu = scaled.mul_(2 * c)
         grad_hidden_mean = (grad_mu @ last_mean.weight).mul_(hidden_mean > 0)

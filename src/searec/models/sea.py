@@ -250,8 +250,11 @@ class SEA(ModalityGraphModel):
         b = torch.cat([y for _, y in self._club_inputs])
         n_pairs = len(self._club_inputs)
         log_likelihood = torch.zeros(())
-        for _ in range(self.params["club_steps"]):
-            gradients, log_likelihood = self.variational_net.fit_gradients(a, b, n_pairs)
+        steps = self.params["club_steps"]
+        for step in range(steps):
+            gradients, value = self.variational_net.fit_gradients(a, b, n_pairs, with_value=step == steps - 1)
+            if value is not None:  # logged: the fit at the last step's start
+                log_likelihood = value
             self._club_adam_step(gradients)
         return {"club_net_loglik": float(log_likelihood)}
 
