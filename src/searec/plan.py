@@ -443,7 +443,7 @@ class Plan:
                               "settings": self._settings(run.model, point=run.point.values)}
         directory = str(grid_run_dir("{dataset}", "{model}", "{folder}", "{seed}"))
         return self._training_stage("train_grid", "Train one point of a model's grid at the search seed.",
-                                    "Train every point of one model's grid at the search seed, in one process.",
+                                    "Train points of one model's grid at the search seed, in one process.",
                                     items, directory, selected=False)
 
     def _select(self) -> Stage:
@@ -475,7 +475,7 @@ class Plan:
                 run, selection=str(selection_path(run.dataset, run.model)), settings=self._settings(run.model))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train", "Train the selected grid point of one model with one seed.",
-                                    "Train the selected grid point of one model with every seed, in one process.",
+                                    "Train the selected grid point of one model with its seeds, in one process.",
                                     items, directory, selected=True)
 
     def _train_variant(self) -> Stage:
@@ -490,7 +490,7 @@ class Plan:
                     run, experiment=experiment, settings=self._settings(run.model, variant=variant))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train_variant", "Train one variant of an experiment with one seed.",
-                                    "Train every variant and seed of one model's experiments, in one process.",
+                                    "Train variants of one model's experiment with their seeds, in one process.",
                                     items, directory, selected=False)
 
     # --------------------------------------------------------------------------------- report
