@@ -6,9 +6,11 @@ import copy
 import shlex
 
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from searec.layout import RUN_OUTPUTS
-from searec.plan import TRAINING_STAGES, Plan
+from searec.plan import TRAINING_STAGES, Plan, _even_batches
 from tests.conftest import PROJECT_ROOT
 
 PARAMS = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
@@ -79,3 +81,15 @@ def test_each_batch_is_its_own_snakemake_rule_with_a_unique_name() -> None:
     variants = plan.stage("train_variant").jobs["sample-sea-sensitivity-2"]
     assert "train_variant_sample_sea_sensitivity_2" in {name for name, stage, _ in rules if stage == "train_variant"}
     assert plan.stage("train_variant").log.format(**variants.fields) == "logs/train_variant/sample/sea/sensitivity-2.log"
+
+
+@given(runs=st.integers(min_value=1, max_value=60), most=st.integers(min_value=1, max_value=12))
+def test_runs_are_cut_into_the_fewest_even_batches_in_order(runs: int, most: int) -> None:
+    items = [{"n": n} for n in range(runs)]
+    batches = _even_batches("sensitivity", items, most)
+    assert len(batches) == -(-runs // most)
+    sizes = [len(chunk) for _, chunk in batches]
+    assert max(sizes) <= most and max(sizes) - min(sizes) <= 1
+    assert [item for _, chunk in batches for item in chunk] == items
+    names = [name for name, _ in batches]
+    assert names == (["sensitivity"] if len(batches) == 1 else [f"sensitivity-{i}" for i in range(1, len(batches) + 1)])
