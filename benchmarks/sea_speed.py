@@ -98,7 +98,8 @@ def main() -> None:
     started = time.perf_counter()
     model = SEA(ModelInputs.from_dataset(dataset), {"split": args.split, "projection": args.projection})
     print(f"model construction (incl. two kNN item graphs): {time.perf_counter() - started:.1f} s")
-    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-4)
+    model.use_training_learning_rate(1e-4)  # as the trainer: the CLUB net learns at the training rate
+    optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-4, fused=True)  # the trainer's optimiser
     sampler = NegativeSampler(dataset.n_items, dataset.train.users, dataset.train.items)
     rng = np.random.default_rng(0)
     users = dataset.train.users[rng.permutation(len(dataset.train))][: args.batches * args.batch_size]
