@@ -373,14 +373,17 @@ def _code_edits_rerun_exactly_what_depends_on_them(with_snakemake: Path, with_dv
     """
     assert _snakemake_planned(with_snakemake) == set() and _dvc_changed(with_dvc) == set()  # up to date
     # the training batches (group_trainings): each model's grid search and main runs per dataset, SEA's variants
+    # per experiment (toy-sea-ablation, toy-sea-sensitivity)
+    plan = Plan(TINY_PARAMS)
     batches = lambda models: {(stage, f"{d}-{m}-{kind}") for d in ("sample", "toy") for m in models  # noqa: E731
                               for stage, kind in (("train_grid", "search"), ("train", "main"))}
-    sea_runs = batches(["sea"]) | {("train_variant", "toy-sea-variants")}
+    variants = {("train_variant", key) for key in plan.stage("train_variant").jobs}
+    assert variants == {("train_variant", "toy-sea-ablation"), ("train_variant", "toy-sea-sensitivity")}
+    sea_runs = batches(["sea"]) | variants
     all_runs = sea_runs | batches(["bpr", "lightgcn"])
     tables = {("aggregate", e) for e in ("main", "ablation", "sensitivity")}
     figures = {("figures", "")}
     selections = lambda models: {("select", f"{d}-{m}") for d in ("sample", "toy") for m in models}  # noqa: E731
-    plan = Plan(TINY_PARAMS)
     for edited, direct, downstream in (
             ("src/searec/models/sea.py", sea_runs | figures, selections(["sea"]) | tables),  # the figure rebuilds SEA
             ("src/searec/training/sampling.py", all_runs, selections(["bpr", "lightgcn", "sea"]) | tables | figures),
