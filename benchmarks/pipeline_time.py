@@ -34,7 +34,8 @@ def _record():
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.environ["SEAREC_USAGE_FILE"], "a", encoding="utf-8") as out:
         out.write(json.dumps({"argv": sys.argv, "start": _started, "wall": time.time() - _started,
-                              "cpu": own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime}) + "\\n")
+                              "own_cpu": own.ru_utime + own.ru_stime,
+                              "children_cpu": children.ru_utime + children.ru_stime}) + "\\n")
 atexit.register(_record)
 '''
 MODEL_OPTION = re.compile(r"--model (\w+)")
@@ -89,20 +90,18 @@ def main() -> None:
     records = [json.loads(line) for line in usage.read_text(encoding="utf-8").splitlines()]
     by_command: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for record in records:
-        row = by_command[command_name(record["argv"])]
+        name = command_name(record["argv"])
+        row = by_command[name]
         row[0] += 1
-        row[1] += record["cpu"]
+        # a job's CPU with its children's (a data loader's workers); Snakemake's own only (its children are the jobs)
+        row[1] += record["own_cpu"] + (0.0 if name == "snakemake" else record["children_cpu"])
         row[2] += record["wall"]
-    snakemake_cpu = by_command.get("snakemake", [0, 0.0])[1]  # its own CPU and, as its children, every job's
     print(f"tree: {tree} (HEAD of {PROJECT_ROOT})")
     print(f"wall {wall:.0f} s ({wall / 60:.1f} min); CPU {children.ru_utime + children.ru_stime:.0f} s (user+sys of "
           f"the run); {len(records)} Python processes")
     print("\n| command | processes | CPU s | wall s |\n|---|---|---|---|")
     for name, (count, cpu, seconds) in sorted(by_command.items(), key=lambda item: -item[1][1]):
-        if name != "snakemake":
-            print(f"| {name} | {count} | {cpu:.1f} | {seconds:.1f} |")
-    jobs_cpu = sum(cpu for name, (_, cpu, _) in by_command.items() if name != "snakemake")
-    print(f"| snakemake itself | 1 | {snakemake_cpu - jobs_cpu:.1f} | {wall:.1f} |")
+        print(f"| {name} | {count} | {cpu:.1f} | {seconds:.1f} |")
     trained = in_run_seconds(tree)
     print("\n| model | runs' own seconds | processes | their CPU s | start, load, write per process s |")
     print("|---|---|---|---|---|")

@@ -7,9 +7,11 @@ A synthetic folder of the shape (users, items, interactions of benchmarks/_commo
 image and 384-d text features; ``small`` is issue 16's 2,000 × 1,000) is written once under
 --work; ``--data`` times a real MMRec folder instead (e.g. ../shared/data/tiktok, image + audio).
 The script measures this machine's fp32 matmul peak with a large torch.mm, then times
-``--batches`` training batches (forward, backward, CLUB inner steps, optimiser step) and one full
-validation evaluation, extrapolates to an epoch, splits the forward with the profiler labels of
-searec.models.sea, and prints peak RSS.
+``--batches`` training batches (forward, backward, CLUB inner steps, optimiser step) as the
+trainer runs them (fused Adam, torch's deterministic mode on as ``training.deterministic``) and
+one full validation evaluation, extrapolates to an epoch, splits the forward with the profiler
+labels of searec.models.sea, times the same batches with the deterministic mode off (its cost),
+and prints peak RSS.
 
 The floor is the dense arithmetic the exact math needs per batch, at the measured peak: the
 projection path in the cheaper association order (forward + backward, see searec.models.sea) and
@@ -33,9 +35,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHAPES, baby_shaped_folder, peak_rss_mib  # noqa: E402
 
-from searec.data.mmrec import load_mmrec_folder  # noqa: E402
+from searec.data.mmrec import InteractionDataset, load_mmrec_folder  # noqa: E402
 from searec.models import ModelInputs  # noqa: E402
 from searec.models.sea import SEA  # noqa: E402
+from searec.runtime import seed_everything  # noqa: E402
 from searec.training.evaluation import RankingEvaluator  # noqa: E402
 from searec.training.sampling import NegativeSampler  # noqa: E402
 from searec.training.trainer import ranking_score_function  # noqa: E402
@@ -75,26 +78,12 @@ def info_nce_gflop_per_batch(model: SEA, n_items: int) -> float:
     return 3 * 2 * n_items * n_items * model.params["head_out"] / 1e9
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "searec-bench")
-    parser.add_argument("--batches", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--split", default="input", choices=("input", "output"))
-    parser.add_argument("--projection", default="auto", choices=("auto", "factored", "direct"),
-                        help="SEA's projection order (direct: E_m formed, the released code's cost)")
-    parser.add_argument("--shape", default="baby", choices=("small", *SHAPES))
-    parser.add_argument("--data", type=Path, help="an MMRec folder to time instead of a synthetic one")
-    args = parser.parse_args()
-
-    peak = matmul_peak_gflops()
-    SHAPES.setdefault("small", SMALL_SHAPE)
-    folder = args.data or baby_shaped_folder(args.work, image_dim=4096, text_dim=384, shape=args.shape)
-    dataset = load_mmrec_folder(folder)
-    print(f"data: {dataset.summary()}; torch threads {torch.get_num_threads()}")
-    print(f"fp32 matmul peak (4096^3 torch.mm): {peak:.1f} GFLOP/s")
-
-    torch.manual_seed(0)
+def timed_batches(dataset: InteractionDataset, args: argparse.Namespace,
+                  deterministic: bool) -> tuple[dict[str, float], dict[str, float], SEA]:
+    """Seconds per phase over ``args.batches`` training batches of a fresh SEA (seed 0), as the trainer runs
+    them (fused Adam; the CLUB net at the training rate; torch's deterministic mode as
+    ``training.deterministic``), and the profiler's seconds per label of the forward."""
+    seed_everything(0, deterministic=deterministic)
     started = time.perf_counter()
     model = SEA(ModelInputs.from_dataset(dataset), {"split": args.split, "projection": args.projection})
     print(f"model construction (incl. two kNN item graphs): {time.perf_counter() - started:.1f} s")
@@ -105,8 +94,6 @@ def main() -> None:
     users = dataset.train.users[rng.permutation(len(dataset.train))][: args.batches * args.batch_size]
     order = rng.permutation(len(dataset.train))[: users.size]
     pos, neg = dataset.train.items[order], sampler.sample(users, rng)
-    batches_per_epoch = math.ceil(len(dataset.train) / args.batch_size)
-
     phases = {"forward": 0.0, "backward": 0.0, "club_steps": 0.0, "optimizer": 0.0}
     model.train()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
@@ -126,9 +113,34 @@ def main() -> None:
             for key, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 phases[key] += seconds
     labelled = {e.key: e.cpu_time_total / 1e6 for e in profiler.key_averages() if e.key in LABELS}
+    return phases, labelled, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "searec-bench")
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--split", default="input", choices=("input", "output"))
+    parser.add_argument("--projection", default="auto", choices=("auto", "factored", "direct"),
+                        help="SEA's projection order (direct: E_m formed, the released code's cost)")
+    parser.add_argument("--shape", default="baby", choices=("small", *SHAPES))
+    parser.add_argument("--data", type=Path, help="an MMRec folder to time instead of a synthetic one")
+    args = parser.parse_args()
+
+    peak = matmul_peak_gflops()
+    SHAPES.setdefault("small", SMALL_SHAPE)
+    folder = args.data or baby_shaped_folder(args.work, image_dim=4096, text_dim=384, shape=args.shape)
+    dataset = load_mmrec_folder(folder)
+    print(f"data: {dataset.summary()}; torch threads {torch.get_num_threads()}")
+    print(f"fp32 matmul peak (4096^3 torch.mm): {peak:.1f} GFLOP/s")
+
+    phases, labelled, model = timed_batches(dataset, args, deterministic=True)  # as training.deterministic (default)
     evaluator = RankingEvaluator(dataset, "valid", (5, 10, 20, 50))
     evaluation = _timed(lambda: evaluator.evaluate(ranking_score_function(model)))
+    loose = sum(timed_batches(dataset, args, deterministic=False)[0].values()) / args.batches
 
+    batches_per_epoch = math.ceil(len(dataset.train) / args.batch_size)
     per_batch = {key: value / args.batches for key, value in phases.items()}
     batch_seconds = sum(per_batch.values())
     epoch_seconds = batch_seconds * batches_per_epoch
@@ -150,6 +162,8 @@ def main() -> None:
     print(f"  floor: {cheapest:.2f} GFLOP projection (cheaper order) + "
           f"{info_nce_gflop_per_batch(model, dataset.n_items):.2f} GFLOP InfoNCE per batch = "
           f"{floor_seconds:.3f} s/batch at the peak; this batch takes {batch_seconds / floor_seconds:.1f}x the floor")
+    print(f"  deterministic algorithms off (training.deterministic: false): {loose:.3f} s/batch, "
+          f"{loose / batch_seconds:.2f}x the deterministic batch")
     print(f"  peak RSS: {peak_rss_mib():.0f} MiB")
 
 
