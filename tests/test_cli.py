@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from searec.cli import main
 from searec.data.mmrec import load_mmrec_folder
@@ -123,6 +124,39 @@ def test_train_batch_writes_what_each_separate_training_writes(tiny_synth: Path,
         assert (batch["test"], batch["valid"], batch["best_epoch"]) == (alone["test"], alone["valid"], alone["best_epoch"])
         for file in ("model.pt", "config.yaml", "test_per_user.parquet"):  # byte-reproducible outputs
             assert (tmp_path / "alone" / name / file).read_bytes() == (tmp_path / "batch" / name / file).read_bytes()
+
+
+def test_train_batch_runs_a_search_with_its_select_between_the_grid_and_the_selected_runs(
+        tiny_synth: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The pipeline's one-job search (plan stage ``search``): grid runs, ``select``, the selected point's seeds;
+    at the search seed the grid run is reused, and a failing step names its own command."""
+    import shlex
+
+    params = {"experiments": {"main": {"datasets": ["tiny"], "models": ["bpr"], "search": {"seed": 5}}},
+              "seeds": [5, 6], "training": {"epochs": 2, "batch_size": 256}, "models": {"bpr": {"embedding_size": 8}},
+              "grids": {"bpr": {"reg_weight": [1.0e-4, 0.5]}}}
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    search, selection = tmp_path / "search", tmp_path / "search" / "tiny" / "selected" / "bpr.json"
+    common = ["--data", str(tiny_synth), "--model", "bpr", "--params", str(params_file), "--threads", "1"]
+    grid = [shlex.join([*common, "--seed", "5", "--grid-point", point, "--out", str(search / "tiny" / "grid" / "bpr" /
+                                                                                   point / "seed-5")])
+            for point in ("reg_weight=0.0001", "reg_weight=0.5")]
+    select = shlex.join(["select", "--dataset", "tiny", "--model", "bpr", "--params", str(params_file),
+                         "--search-root", str(search), "--out", str(selection)])
+    selected = [shlex.join([*common, "--seed", str(seed), "--selected", str(selection), "--out",
+                            str(tmp_path / "runs" / f"seed-{seed}")]) for seed in (5, 6)]
+    assert main(["train-batch", *grid, select, *selected]) == 0
+    chosen = json.loads(selection.read_text())
+    assert len(chosen["candidates"]) == 2 and chosen["valid"] == max(c["valid"] for c in chosen["candidates"])
+    at_search_seed = json.loads((tmp_path / "runs" / "seed-5" / "metrics.json").read_text())
+    assert at_search_seed["reused_from"] == chosen["run"]
+    assert "reused_from" not in json.loads((tmp_path / "runs" / "seed-6" / "metrics.json").read_text())
+    assert "run 3 of 5: searec select --dataset tiny" in capsys.readouterr().err
+    broken = select.replace("--model bpr", "--model lightgcn")  # lightgcn's grid was never trained
+    assert main(["train-batch", broken, *selected]) != 0
+    err = capsys.readouterr().err
+    assert "run 1 of 3 failed" in err and "2 later run(s) not started: searec select --dataset tiny" in err
 
 
 def test_train_batch_stops_at_the_first_failing_run_and_names_it(tiny_synth: Path, tmp_path: Path,

@@ -89,7 +89,9 @@ def test_the_tiny_workflow_runs_through_slurm_as_it_runs_locally(tmp_path: Path)
         # short trainings travelled in groups: one submission per model x dataset x experiment, far fewer than jobs
         # (the plugin names each submission's SLURM log: logs/slurm/group_<id>_<rules>/<jobid>.log for a group)
         slurm_logs = SUBMITTED_LOG.findall(first.stderr + first.stdout)
-        for group in ("search-toy-sea_", "main-toy-sea_", "ablation-toy-sea_", "sensitivity-toy-sea_", "report_"):
+        # (bpr's search: a grid group and a main group; SEA's: one job; test_workflow.TINY_PARAMS)
+        for group in ("search-toy-bpr_", "main-toy-bpr_", "search-toy-sea_", "ablation-toy-sea_",
+                      "sensitivity-toy-sea_", "report_"):
             assert any(f"/group_{group}" in log for log in slurm_logs), (group, slurm_logs)
         assert len(submitted) == len(expected_submissions(TINY_PARAMS))  # fewer than the jobs (the plan's groups)
 
@@ -100,7 +102,7 @@ def test_the_tiny_workflow_runs_through_slurm_as_it_runs_locally(tmp_path: Path)
 
         # a lost run and the table that reads it (Snakemake does not remake a missing intermediate file
         # whose consumers are up to date): the rerun trains it again, on the cluster
-        run = project / "runs" / "toy" / "sea" / "default" / "seed-1"
+        run = project / "runs" / "toy" / "bpr" / "default" / "seed-1"
         for path in [*run.iterdir(), project / "results" / "tables" / "main.csv"]:
             path.unlink()
         before = set(cluster.jobs())
@@ -117,7 +119,7 @@ def test_the_tiny_workflow_runs_through_slurm_as_it_runs_locally(tmp_path: Path)
         output, _ = cancelled.communicate(timeout=600)
         assert cancelled.returncode != 0, output[-3000:]
         # the failure names the group and the cancelled job's SLURM log, which SLURM's own line ends
-        failed = re.search(rf"Error in group main-toy-sea\s+log: (\S+/{victim}\.log)", output)
+        failed = re.search(rf"Error in group main-toy-bpr\s+log: (\S+/{victim}\.log)", output)
         assert failed, output[-3000:]
         assert f"JOB {victim} ON localhost CANCELLED" in Path(failed.group(1)).read_text()
         assert not (run / "metrics.json").exists()

@@ -94,13 +94,13 @@ def test_the_committed_lock_is_the_default_run_and_traces_it_back_to_the_sample(
     graph = load_lock(PROJECT_ROOT / "dvc.lock")
     text = "\n".join(lineage_lines(graph, PROJECT_ROOT / "results" / "tables" / "main.csv"))
     sea_alphas = params["grids"]["sea"]["alpha"]
-    for stage in ("aggregate-main", "train-sample-sea-main", "select-sample-sea", "graphs@sample", "export_mmrec@sample",
+    for stage in ("aggregate-main", "search-sample-sea", "graphs@sample", "export_mmrec@sample",
                   "features_text@sample", "features_image@sample", "images@sample", "preprocess@sample",
                   "download@sample", "generated_current"):
         assert f"stage {stage}" in text, stage
-    assert "stage train_grid-sample-sea-search" in text  # the batch of SEA's grid runs, every point selected from:
-    assert all(f"search/sample/grid/sea/alpha={alpha}/seed-0/metrics.json md5 " in text for alpha in sea_alphas)
+    # SEA's search, one job on the sample: every grid point trained, then the selection, then the seeds
+    assert all(f"--out search/sample/grid/sea/alpha={alpha}/seed-0" in text for alpha in sea_alphas)
+    assert "select --dataset sample --model sea" in text
     assert "data/raw/sample md5 " in text
-    assert '"bpr": {"reg_weight": [1e-05, 0.1]}' in text  # select's `grids`: numbers, as DVC wrote them
     assert "--set training.learning_rate=0.001" in text  # a training's settings are in its command
     assert re.search(r"code: \d+ source files \(src/searec\)", text)  # the code a stage ran: one line

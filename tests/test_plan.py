@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from searec.layout import RUN_OUTPUTS
-from searec.plan import TRAINING_STAGES, Plan, _even_batches
+from searec.plan import TRAINING_STAGES, Job, Plan, _even_batches
 from tests.conftest import PROJECT_ROOT
 
 PARAMS = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
@@ -22,29 +22,38 @@ def _with(params: dict, **resources: object) -> dict:
     return changed
 
 
-def _run_commands(plan: Plan, stage: str) -> dict[str, str]:
-    """Each run's `searec train` options, by run folder, whichever way the stage's jobs carry them."""
+def _jobs(plan: Plan, stages: tuple[str, ...]) -> list[Job]:
+    """The jobs of those of ``stages`` the plan has (a stage without jobs is left out of it)."""
+    return [job for stage in plan.stages if stage.name in stages for job in stage.jobs.values()]
+
+
+def _run_commands(plan: Plan, stages: tuple[str, ...] = TRAINING_STAGES) -> dict[str, str]:
+    """Each run's `searec train` options, by run folder, whichever way the stages' jobs carry them."""
     runs = {}
-    for job in plan.stage(stage).jobs.values():
+    for job in _jobs(plan, stages):
         words = shlex.split(job.command)
         options = [shlex.split(run) for run in words[1:]] if words[0] == "train-batch" else [words[1:]]
         for option in options:
-            runs[option[option.index("--out") + 1]] = shlex.join(option)
+            if option[0] != "select":  # a one-job search's selection step
+                runs[option[option.index("--out") + 1]] = shlex.join(option)
     return runs
 
 
 def test_a_batch_trains_exactly_the_runs_and_commands_of_the_unbatched_plan() -> None:
     batched, alone = Plan(_with(PARAMS, group_trainings=True)), Plan(_with(PARAMS, group_trainings=False))
-    for stage in TRAINING_STAGES:
-        assert _run_commands(batched, stage) == _run_commands(alone, stage)  # one resolver of a run's settings
-        alone_outputs = {o for job in alone.stage(stage).jobs.values() for o in job.outputs}
-        assert {o for job in batched.stage(stage).jobs.values() for o in job.outputs} == alone_outputs
-        assert all(job.command.startswith("train ") for job in alone.stage(stage).jobs.values())
+    assert _run_commands(batched) == _run_commands(alone)  # one resolver of a run's settings
+    searched = (*TRAINING_STAGES, "select")
+    assert {o for job in _jobs(batched, searched) for o in job.outputs} == {
+        o for job in _jobs(alone, searched) for o in job.outputs}
+    assert all(job.command.startswith("train ") for job in _jobs(alone, TRAINING_STAGES))
+    assert "search" not in {stage.name for stage in alone.stages}
     # one job per model x dataset x experiment, at most runs_per_batch runs each, in even batches and in order
     variants = batched.stage("train_variant").jobs
     assert sorted(variants) == ["sample-sea-ablation-1", "sample-sea-ablation-2", "sample-sea-sensitivity-1",
                                 "sample-sea-sensitivity-2", "sample-sea-sensitivity-3"]
-    assert len(batched.stage("train_grid").jobs) == len(batched.stage("train").jobs) == 14
+    apart = Plan(_with(PARAMS, runs_per_batch=3))  # a search of 2 grid points and 2 more seeds no longer fits one job
+    assert len(apart.stage("train_grid").jobs) == len(apart.stage("train").jobs) == 14
+    assert _run_commands(apart) == _run_commands(alone)
     most = PARAMS["resources"]["runs_per_batch"]
     for experiment in ("ablation", "sensitivity"):
         batches = [job.fields["run_folders"] for key, job in variants.items() if f"-{experiment}-" in key]
@@ -62,25 +71,47 @@ def test_a_batch_trains_exactly_the_runs_and_commands_of_the_unbatched_plan() ->
     assert sorted(one_batch) == ["sample-sea-ablation", "sample-sea-sensitivity"]
 
 
+def test_a_short_search_is_one_job_its_grid_runs_select_and_selected_runs_in_order() -> None:
+    """Where a model's grid runs and its other seeds fit in one batch (resources.runs_per_batch), the train_grid,
+    select and train jobs are one job: their commands, in their order, and all their outputs."""
+    together, apart = Plan(PARAMS), Plan(_with(PARAMS, runs_per_batch=3))
+    models = PARAMS["experiments"]["main"]["models"]
+    assert together.searches_in_one_job == {("sample", model) for model in models}
+    assert apart.searches_in_one_job == set() and "search" not in {stage.name for stage in apart.stages}
+    assert not {stage.name for stage in together.stages} & {"train_grid", "select", "train"}
+    searches = together.stage("search").jobs
+    assert sorted(searches) == sorted(f"sample-{model}" for model in models)
+    for key, job in searches.items():
+        parts = [apart.stage("train_grid").jobs[f"{key}-search"], apart.stage("select").job_for(
+            {"dataset": "sample", "model": key.split("-")[1]}), apart.stage("train").jobs[f"{key}-main"]]
+        steps = [*shlex.split(parts[0].command)[1:], parts[1].command, *shlex.split(parts[2].command)[1:]]
+        assert shlex.split(job.command) == ["train-batch", *steps]
+        assert set(job.outputs) == {output for part in parts for output in part.outputs}  # DVC's kinds too
+        assert set(parts[1].dvc_deps) - set(job.dvc_deps) == set(parts[1].dvc_deps[:2])  # the grid: its own output
+        assert job.fields["run_folders"] == parts[0].fields["run_folders"] + parts[2].fields["run_folders"]
+    assert together.stage("search").log.format(**searches["sample-sea"].fields) == "logs/search/sample/sea.log"
+
+
 def test_trainings_asking_for_a_gpu_or_hours_long_are_one_run_per_job() -> None:
     for params in (_with(PARAMS, group_trainings=False), _with(PARAMS, gpus=True)):
         plan = Plan(params)
-        runs = sum(len(plan.stage(stage).jobs) for stage in TRAINING_STAGES)
-        assert runs == len({folder for stage in TRAINING_STAGES for folder in _run_commands(plan, stage)})
+        assert len(_jobs(plan, TRAINING_STAGES)) == len(_run_commands(plan))
         assert all(name == stage.name and job is None for stage in plan.stages if stage.name in TRAINING_STAGES
                    for name, job in stage.rules())  # one rule of output patterns per stage, as before
 
 
 def test_each_batch_is_its_own_snakemake_rule_with_a_unique_name() -> None:
-    plan = Plan(PARAMS)
+    plan = Plan(_with(PARAMS, runs_per_batch=3))
     rules = [(name, stage.name, job) for stage in plan.stages for name, job in stage.rules()]
     assert len({name for name, _, _ in rules}) == len(rules)
+    searches = [name for stage in Plan(PARAMS).stages if stage.name == "search" for name, _ in stage.rules()]
+    assert "search_sample_sea" in searches and len(searches) == 14
     grid = {name: job for name, stage, job in rules if stage == "train_grid"}
     assert grid["train_grid_sample_sea_search"].fields["model"] == "sea"
     assert [(name, job) for name, stage, job in rules if stage == "select"] == [("select", None)]  # patterns
-    variants = plan.stage("train_variant").jobs["sample-sea-sensitivity-2"]
-    assert "train_variant_sample_sea_sensitivity_2" in {name for name, stage, _ in rules if stage == "train_variant"}
-    assert plan.stage("train_variant").log.format(**variants.fields) == "logs/train_variant/sample/sea/sensitivity-2.log"
+    variants = plan.stage("train_variant").jobs["sample-sea-sensitivity-1"]
+    assert "train_variant_sample_sea_sensitivity_1" in {name for name, stage, _ in rules if stage == "train_variant"}
+    assert plan.stage("train_variant").log.format(**variants.fields) == "logs/train_variant/sample/sea/sensitivity-1.log"
 
 
 @given(runs=st.integers(min_value=1, max_value=60), most=st.integers(min_value=1, max_value=12))

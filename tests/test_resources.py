@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from pathlib import Path
@@ -121,6 +122,7 @@ def test_a_retry_says_what_it_asks_for_and_why(capsys: pytest.CaptureFixture[str
 
 def test_groups_join_short_trainings_but_never_gpu_ones() -> None:
     assert job_group({}, "train_grid", ["bpr"]) == job_group({}, "select", ["bpr"]) == "search-{dataset}-{model}"
+    assert job_group({}, "search", ["bpr"]) == "search-{dataset}-{model}"  # the same search as one job
     assert job_group({}, "train", ["bpr"]) == "{batch}-{dataset}-{model}"  # main, or main-2 where runs are cut
     assert job_group({}, "graphs", []) is None  # one job per dataset: nothing to join
     assert job_group({"resources": {"gpus": True}}, "train", ["bpr"]) is None
@@ -132,24 +134,30 @@ def test_groups_join_short_trainings_but_never_gpu_ones() -> None:
 def test_every_job_group_is_connected_so_the_slurm_profile_spans_none() -> None:
     """A group of jobs that do not depend on each other would be one submission each unless the profile named it in
     group-components; with the trainings batched (jobs per model x dataset x experiment) no group needs that: a group
-    holds one job, a grid search's batches with its select, or the tables with the figures that read them."""
+    holds one job (a short search is one), a grid search's batches with its select, or the tables with the figures
+    that read them."""
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    plan = Plan(params)
-    assert set(JOB_GROUPS) <= {stage.name for stage in plan.stages}
-    members: dict[str, set[str]] = {}
-    for stage in plan.stages:
-        models = sorted({job.fields["model"] for job in stage.jobs.values() if "model" in job.fields})
-        group = job_group(params, stage.name, models)
-        for job in stage.jobs.values():
-            if group:
-                members.setdefault(group.format(**job.fields), set()).add(stage.name)
-    assert {"search-sample-sea", "main-sample-sea", "ablation-1-sample-sea", "sensitivity-3-sample-sea",
-            "report"} <= set(members)
-    for group, stages in members.items():
-        assert stages in ({"train_grid", "select"}, {"train"}, {"train_variant"}, {"aggregate", "figures"}), group
-    batches = Counter(group.format(**job.fields) for s in ("train", "train_variant") for job in plan.stage(s).jobs.values()
-                      if (group := job_group(params, s, [job.fields["model"]])))
-    assert set(batches.values()) == {1}  # a group per batch of main or variant runs
+    apart = copy.deepcopy(params)
+    apart["resources"]["runs_per_batch"] = 3  # the sample's searches no longer fit one job each
+    plans = Plan(params), Plan(apart)
+    assert set(JOB_GROUPS) <= {stage.name for plan in plans for stage in plan.stages}
+    for plan in plans:
+        members: dict[str, set[str]] = {}
+        for stage in plan.stages:
+            models = sorted({job.fields["model"] for job in stage.jobs.values() if "model" in job.fields})
+            group = job_group(plan.params, stage.name, models)
+            for job in stage.jobs.values():
+                if group:
+                    members.setdefault(group.format(**job.fields), set()).add(stage.name)
+        assert {"search-sample-sea", "ablation-1-sample-sea", "sensitivity-3-sample-sea", "report"} <= set(members)
+        for group, stages in members.items():
+            assert stages in ({"search"}, {"train_grid", "select"}, {"train"}, {"train_variant"},
+                              {"aggregate", "figures"}), group
+        batches = Counter(group.format(**job.fields) for s in plan.stages if s.name in ("train", "train_variant", "search")
+                          for job in s.jobs.values() if (group := job_group(plan.params, s.name, [job.fields["model"]])))
+        assert set(batches.values()) == {1}  # a group per batch of main or variant runs, per one-job search
+    assert "main-sample-sea" in {job_group(apart, "train", ["sea"]).format(**job.fields)  # type: ignore[union-attr]
+                                 for job in plans[1].stage("train").jobs.values()}
     profile = yaml.safe_load((PROJECT_ROOT / "workflow" / "profiles" / "slurm" / "config.yaml").read_text())
     assert "group-components" not in profile
 

@@ -56,6 +56,9 @@ TINY_PARAMS = {
                "lightgcn": {"embedding_size": 16, "n_layers": 2, "reg_weight": 1.0e-4},
                "sea": {"embedding_size": 16, "club_steps": 5}},
     "grids": {"bpr": {"training.learning_rate": [0.01, 0.05]}, "lightgcn": {}, "sea": {}},
+    # bpr's search (2 grid runs, 1 more seed) is a grid batch, a select and a main batch; lightgcn's and SEA's
+    # (1 + 1) are one job each (stage search): both shapes of the plan run end to end
+    "resources": {"runs_per_batch": 2},
 }
 
 
@@ -144,15 +147,18 @@ def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     declared = sum(len(e["datasets"]) * len(e["models"]) * len(e.get("variants") or [None])
                    * len(e.get("seeds", params["seeds"])) for e in params["experiments"].values())
-    runs = Counter(stage for stage, path in dvc_outputs if path.endswith("/metrics.json"))  # a batch trains several
-    assert runs["train"] + runs["train_variant"] == declared
+    # a job trains several runs (a batch); a short search's job also its grid runs (under search/)
+    finished = [(stage, path) for stage, path in dvc_outputs if path.endswith("/metrics.json")]
+    runs = Counter(stage for stage, path in finished if not path.startswith("search/"))
+    grid_runs = Counter(stage for stage, path in finished if path.startswith("search/"))
+    assert runs["train"] + runs["search"] + runs["train_variant"] == declared
     assert dvc_jobs["aggregate"] == len(params["experiments"])
     main = params["experiments"]["main"]
-    assert dvc_jobs["select"] == len(main["datasets"]) * len(main["models"])
-    assert runs["train_grid"] == len(main["datasets"]) * sum(len(model_grid(params, m)) for m in main["models"])
-    # group_trainings (the default): one job per model x dataset trains its grid or main runs, and each
-    # other experiment's variants in batches of at most runs_per_batch
-    assert dvc_jobs["train_grid"] == dvc_jobs["train"] == dvc_jobs["select"]
+    assert dvc_jobs["select"] + dvc_jobs["search"] == len(main["datasets"]) * len(main["models"])
+    assert sum(grid_runs.values()) == len(main["datasets"]) * sum(len(model_grid(params, m)) for m in main["models"])
+    # group_trainings (the default): the sample's short searches are one job per model x dataset (its grid, select
+    # and main runs), and each other experiment's variants in batches of at most runs_per_batch
+    assert dvc_jobs["search"] == len(main["datasets"]) * len(main["models"]) and dvc_jobs["train_grid"] == 0
     most = params["resources"]["runs_per_batch"]
     assert dvc_jobs["train_variant"] == sum(
         len(e["datasets"]) * len(e["models"]) * math.ceil(len(e["variants"]) * len(e.get("seeds", params["seeds"])) / most)
@@ -300,8 +306,8 @@ def test_snakemake_and_dvc_run_end_to_end_and_agree(tmp_path: Path) -> None:
     assert "runs/toy/sea/ablation-no-club/seed-1/history.csv" in plots
     # lineage of the main table in the real pipeline: through the selection and the grid back to the raw files
     lineage = _run([sys.executable, "-m", "searec", "lineage", "results/tables/main.csv"], with_dvc)
-    for stage in ("aggregate-main", "train-toy-sea-main", "select-toy-sea", "train_grid-toy-sea-search",
-                  "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
+    for stage in ("aggregate-main", "train-toy-bpr-main", "select-toy-bpr", "train_grid-toy-bpr-search",
+                  "search-toy-sea", "synth@toy", "graphs@sample", "export_mmrec@sample", "download@sample"):
         assert stage in lineage, stage
     _dvc_commit_records_a_snakemake_run(with_snakemake, with_dvc)
     _code_edits_rerun_exactly_what_depends_on_them(with_snakemake, with_dvc)
@@ -372,21 +378,24 @@ def _code_edits_rerun_exactly_what_depends_on_them(with_snakemake: Path, with_dv
     its modification time, before the next.
     """
     assert _snakemake_planned(with_snakemake) == set() and _dvc_changed(with_dvc) == set()  # up to date
-    # the training batches (group_trainings): each model's grid search and main runs per dataset, SEA's variants
-    # per experiment (toy-sea-ablation, toy-sea-sensitivity)
+    # the training batches (group_trainings): bpr's grid search and main runs per dataset, lightgcn's and SEA's
+    # searches as one job each, SEA's variants per experiment (toy-sea-ablation, toy-sea-sensitivity)
     plan = Plan(TINY_PARAMS)
-    batches = lambda models: {(stage, f"{d}-{m}-{kind}") for d in ("sample", "toy") for m in models  # noqa: E731
-                              for stage, kind in (("train_grid", "search"), ("train", "main"))}
+    datasets = ("sample", "toy")
+    searches = lambda models: {("search", f"{d}-{m}") for d in datasets for m in models}  # noqa: E731
+    bpr_batches = {(stage, f"{d}-bpr-{kind}") for d in datasets for stage, kind in (("train_grid", "search"),
+                                                                                   ("train", "main"))}
+    assert set(plan.stage("search").jobs) == {f"{d}-{m}" for d in datasets for m in ("lightgcn", "sea")}
     variants = {("train_variant", key) for key in plan.stage("train_variant").jobs}
     assert variants == {("train_variant", "toy-sea-ablation"), ("train_variant", "toy-sea-sensitivity")}
-    sea_runs = batches(["sea"]) | variants
-    all_runs = sea_runs | batches(["bpr", "lightgcn"])
+    sea_runs = searches(["sea"]) | variants
+    all_runs = sea_runs | searches(["lightgcn"]) | bpr_batches
     tables = {("aggregate", e) for e in ("main", "ablation", "sensitivity")}
     figures = {("figures", "")}
-    selections = lambda models: {("select", f"{d}-{m}") for d in ("sample", "toy") for m in models}  # noqa: E731
+    selections = {("select", f"{d}-bpr") for d in datasets}  # bpr's; the others' are inside their search jobs
     for edited, direct, downstream in (
-            ("src/searec/models/sea.py", sea_runs | figures, selections(["sea"]) | tables),  # the figure rebuilds SEA
-            ("src/searec/training/sampling.py", all_runs, selections(["bpr", "lightgcn", "sea"]) | tables | figures),
+            ("src/searec/models/sea.py", sea_runs | figures, tables),  # the figure rebuilds SEA
+            ("src/searec/training/sampling.py", all_runs, selections | tables | figures),
             ("src/searec/report/tables.py", tables, figures)):
         for workspace in (with_snakemake, with_dvc):
             path = workspace / edited

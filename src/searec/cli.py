@@ -193,10 +193,12 @@ def _build_commands() -> argparse.ArgumentParser:
                            description="Train each RUN (the options of one `searec train`, as one argument) in this "
                                        "process, in order, stopping at the first that fails: the start-up (Python, "
                                        "torch, the data) is paid once. The pipeline runs a model's short trainings "
-                                       "this way (resources.group_trainings). Each run's result is exactly what "
-                                       "`searec train RUN` writes.")
+                                       "this way (resources.group_trainings), a short grid search with its "
+                                       "`select` and the selected runs as one batch. Each run's result is exactly "
+                                       "what `searec train RUN` writes.")
     batch.add_argument("runs", nargs="+", metavar="RUN", help="one run's `searec train` options, e.g. "
-                                                              "'--data data/mmrec/sample --model bpr --out runs/x'")
+                                                              "'--data data/mmrec/sample --model bpr --out runs/x'; "
+                                                              "or `select` and a `searec select`'s options")
     batch.set_defaults(func=handler("training:cmd_train_batch"))
 
     metrics = sub.add_parser("metrics", help="evaluate an external users × items score matrix on our protocol")

@@ -63,11 +63,15 @@ REPRESENTATION_MODEL = PROPOSED_MODEL
 """The model whose generic/unique item representations ``searec figures`` draws (SEA's Figure 5)."""
 SYNTH_OPTIONS = ("users", "items", "image_dim", "text_dim", "seed")
 """The ``synthetic.<name>`` fields, passed to ``searec synth`` as its options of the same names."""
-TRAINING_STAGES = ("train_grid", "train", "train_variant")
-"""The stages whose jobs are ``searec train`` runs (one model, dataset and seed each)."""
+TRAINING_STAGES = ("train_grid", "train", "train_variant", "search")
+"""The stages whose jobs are ``searec train`` runs (one model, dataset and seed each, or a batch of them)."""
 TRAINING_THREADS = 1
 """One intra-op thread per training run: parallel runs never oversubscribe the CPUs, and CPU
 results are bitwise equal only for equal thread counts."""
+SELECT_COMMAND = f"select --dataset {{dataset}} --model {{model}} --params {PARAMS_FILE} --out {{selection}}"
+"""``searec select`` of one model's grid search on one dataset, into its selection file (``{selection}``)."""
+SELECT_PARAMS = ("grids", "experiments.main.search", "training.valid_metric")
+"""The params.yaml entries a selection depends on."""
 FIGURE_THREADS = 1
 """The figures stage's threads, passed to the command too: SEA's representations (its forward pass) are
 bitwise equal only for equal thread counts, and Snakemake sets ``OMP_NUM_THREADS`` to a rule's threads
@@ -266,7 +270,7 @@ class Plan:
     @cached_property
     def stages(self) -> list[Stage]:
         stages = [self._download(), self._preprocess(), self._images(), *self._features(), self._export(),
-                  self._synth(), self._graphs(), self._train_grid(), self._select(), self._train(),
+                  self._synth(), self._graphs(), self._train_grid(), self._select(), self._train(), self._search(),
                   self._train_variant(), self._aggregate(), self._figures()]
         return [stage for stage in stages if stage.items]
 
@@ -386,23 +390,55 @@ class Plan:
         models = sorted({run.model for runs in self.runs.values() for run in runs})
         return trainings_together(self.params, models)
 
+    @cached_property
+    def searches_in_one_job(self) -> set[tuple[str, str]]:
+        """``(dataset, model)`` pairs whose whole search is one job (stage ``search``): its grid runs, the
+        ``select`` of the best point and that point's other seeds, one after another in one process.
+
+        With training batches (:attr:`training_batches`), where those trainings number at most
+        ``resources.runs_per_batch``: the sample's two-point grids and two more seeds. Apart, the
+        three are a grid batch, a ``select`` job and a main batch: two more processes, each paying
+        Python's, torch's and the data's start (3-6 s here) for a few seconds of training, 14 times
+        over in ``make run``. A larger search (the paper's grids) stays apart, its grid cut into
+        batches that run side by side.
+        """
+        seed = search_seed(self.params)
+        if not self.training_batches or seed is None:
+            return set()
+        trainings: dict[tuple[str, str], int] = {}
+        for grid_run in planned_grid_runs(self.params):
+            trainings[(grid_run.dataset, grid_run.model)] = trainings.get((grid_run.dataset, grid_run.model), 0) + 1
+        for run in self.runs.get("main", []):
+            if run.seed != seed:  # at the search seed the grid run is reused, not trained
+                trainings[(run.dataset, run.model)] = trainings.get((run.dataset, run.model), 0) + 1
+        most = int(section(self.params, "resources")["runs_per_batch"])
+        return {pair for pair, count in trainings.items() if count <= most}
+
+    @staticmethod
+    def _run_options(directory: str, selected: bool) -> str:
+        """A run's ``searec train`` options as a template over its fields."""
+        return (f"--data {mmrec_dir('{dataset}')} --model {{model}} --seed {{seed}} --out {directory} "
+                f"--graph-cache {graphs_dir('{dataset}')} --threads {TRAINING_THREADS}"
+                + (" --selected {selection}" if selected else "") + "{settings}")
+
+    def _run_file_kinds(self, main: bool) -> dict[str, dict[str, Any]]:
+        """How DVC tracks each run file; the runs tables are made of (``main``) give its metrics and plots."""
+        metric = section(self.params, "training")["valid_metric"]
+        return {RUN_MODEL: {}, RUN_CONFIG: {"cache": False}, RUN_PER_USER_TEST: {"cache": False},
+                RUN_METRICS: {"cache": False, "kind": "metrics" if main else "outs"},
+                RUN_HISTORY: {"cache": False, "kind": "plots" if main else "outs",
+                              "plot_x": "epoch" if main else None, "plot_y": f"valid_{metric}" if main else None}}
+
     def _training_stage(self, name: str, doc: str, batch_doc: str, items: dict[str, dict[str, Any]],
                         directory: str, selected: bool) -> Stage:
         """The runs ``items`` (one per run: its template fields) as a stage: a job per run, or per batch."""
         assert name in TRAINING_STAGES, name
-        options = (f"--data {mmrec_dir('{dataset}')} --model {{model}} --seed {{seed}} --out {directory} "
-                   f"--graph-cache {graphs_dir('{dataset}')} --threads {TRAINING_THREADS}"
-                   + (" --selected {selection}" if selected else "") + "{settings}")
+        options = self._run_options(directory, selected)
         deps = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}")), *(("{selection}",) if selected else ()),
                 "{model_file}")
         inputs = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}") / "manifest.json"),
                   *(("{selection}",) if selected else ()), "{model_file}")
-        metric = section(self.params, "training")["valid_metric"]
-        main = name != "train_grid"  # the runs tables are made of: DVC metrics and plots
-        kinds = {RUN_MODEL: {}, RUN_CONFIG: {"cache": False}, RUN_PER_USER_TEST: {"cache": False},
-                 RUN_METRICS: {"cache": False, "kind": "metrics" if main else "outs"},
-                 RUN_HISTORY: {"cache": False, "kind": "plots" if main else "outs",
-                               "plot_x": "epoch" if main else None, "plot_y": f"valid_{metric}" if main else None}}
+        kinds = self._run_file_kinds(main=name != "train_grid")
         spec: dict[str, Any] = {"name": name, "doc": doc, "dvc_deps": deps, "snakemake_inputs": inputs,
                                 "code": self.training_code, "threads": TRAINING_THREADS}
         if not self.training_batches:
@@ -435,30 +471,51 @@ class Plan:
         options = configured_settings(self.params, model, variant, point).set_options()
         return "".join(f" {option}" for option in options)
 
+    def _grid_items(self) -> dict[str, dict[str, Any]]:
+        """The template fields of every grid run."""
+        return {run.key: {"dataset": run.dataset, "model": run.model, "folder": run.point.name,
+                          "seed": str(run.seed), "model_file": model_source(run.model),
+                          "settings": self._settings(run.model, point=run.point.values)}
+                for run in planned_grid_runs(self.params)}
+
+    def _main_items(self) -> dict[str, dict[str, Any]]:
+        """The template fields of every run of the searched experiment (none where it does not search)."""
+        if search_seed(self.params) is None:
+            return {}
+        return {_key(run.dataset, run.model, run.seed): self._run_fields(
+                    run, selection=str(selection_path(run.dataset, run.model)), settings=self._settings(run.model))
+                for run in self.runs.get("main", [])}
+
+    def _apart(self, items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The runs of ``items`` whose search is not one job of its own (:attr:`searches_in_one_job`)."""
+        return {key: fields for key, fields in items.items()
+                if (fields["dataset"], fields["model"]) not in self.searches_in_one_job}
+
     def _train_grid(self) -> Stage:
-        items = {}
-        for run in planned_grid_runs(self.params):
-            items[run.key] = {"dataset": run.dataset, "model": run.model, "folder": run.point.name,
-                              "seed": str(run.seed), "model_file": model_source(run.model),
-                              "settings": self._settings(run.model, point=run.point.values)}
+        items = self._apart(self._grid_items())
         directory = str(grid_run_dir("{dataset}", "{model}", "{folder}", "{seed}"))
         return self._training_stage("train_grid", "Train one point of a model's grid at the search seed.",
                                     "Train points of one model's grid at the search seed, in one process.",
                                     items, directory, selected=False)
 
+    @cached_property
+    def select_code(self) -> tuple[str, ...]:
+        return tuple(stage_sources("searec.commands.training:cmd_select"))
+
     def _select(self) -> Stage:
         items: dict[str, dict[str, Any]] = {}
         for run in planned_grid_runs(self.params):
+            if (run.dataset, run.model) in self.searches_in_one_job:
+                continue
             item = items.setdefault(_key(run.dataset, run.model), {"dataset": run.dataset, "model": run.model,
                                                                    "grid_metrics": []})
             item["grid_metrics"].append(str(run.directory() / RUN_METRICS))
+        selection = str(selection_path("{dataset}", "{model}"))
         return Stage(
             name="select", doc="The grid point with the best validation metric (never the test split).",
-            items=items, command=f"select --dataset {{dataset}} --model {{model}} --params {PARAMS_FILE} "
-                                 f"--out {selection_path('{dataset}', '{model}')}",
-            dvc_deps=("{grid_metrics}",), outputs=(Output(str(selection_path("{dataset}", "{model}")), cache=False),),
-            params=("grids", "experiments.main.search", "training.valid_metric"),
-            code=tuple(stage_sources("searec.commands.training:cmd_select")), log="logs/select/{dataset}/{model}.log")
+            items=items, command=SELECT_COMMAND.replace("{selection}", selection),
+            dvc_deps=("{grid_metrics}",), outputs=(Output(selection, cache=False),), params=SELECT_PARAMS,
+            code=self.select_code, log="logs/select/{dataset}/{model}.log")
 
     @staticmethod
     def _run_fields(run: Any, **fields: str) -> dict[str, Any]:
@@ -468,15 +525,52 @@ class Plan:
 
     def _train(self) -> Stage:
         """The searched experiment's runs: the point ``select`` chose, every seed (the grid run reused at its seed)."""
-        items = {}
-        searched = search_seed(self.params) is not None
-        for run in self.runs.get("main", []) if searched else []:
-            items[_key(run.dataset, run.model, run.seed)] = self._run_fields(
-                run, selection=str(selection_path(run.dataset, run.model)), settings=self._settings(run.model))
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train", "Train the selected grid point of one model with one seed.",
                                     "Train the selected grid point of one model with its seeds, in one process.",
-                                    items, directory, selected=True)
+                                    self._apart(self._main_items()), directory, selected=True)
+
+    def _search(self) -> Stage:
+        """Each search of :attr:`searches_in_one_job` as one ``searec train-batch``: the grid runs, ``select``, the
+        selected point with every seed (the grid run reused at the search seed) — the commands of the
+        ``train_grid``, ``select`` and ``train`` jobs it replaces, in their order, in one process."""
+        grid_directory = str(grid_run_dir("{dataset}", "{model}", "{folder}", "{seed}"))
+        main_directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
+        grid_options, main_options = self._run_options(grid_directory, False), self._run_options(main_directory, True)
+        runs: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+        for kind, items in (("grid", self._grid_items()), ("main", self._main_items())):
+            for fields in items.values():
+                if (fields["dataset"], fields["model"]) in self.searches_in_one_job:
+                    runs.setdefault((fields["dataset"], fields["model"]), {"grid": [], "main": []})[kind].append(fields)
+        jobs: dict[str, dict[str, Any]] = {}
+        for (dataset, model), found in runs.items():
+            selection = str(selection_path(dataset, model))
+            grid_folders = [grid_directory.format(**fields) for fields in found["grid"]]
+            main_folders = [main_directory.format(**fields) for fields in found["main"]]
+            commands = ([grid_options.format(**fields) for fields in found["grid"]]
+                        + [SELECT_COMMAND.format(dataset=dataset, model=model, selection=selection)]
+                        + [main_options.format(**fields) for fields in found["main"]])
+            jobs[_key(dataset, model)] = {
+                "dataset": dataset, "model": model, "model_file": model_source(model), "batch": "search",
+                "runs": "".join(" " + _shell_word(command) for command in commands),
+                "run_folders": grid_folders + main_folders, "selection_file": [selection],
+                **{"grid_" + _batch_field(file): [f"{folder}/{file}" for folder in grid_folders] for file in RUN_OUTPUTS},
+                **{_batch_field(file): [f"{folder}/{file}" for folder in main_folders] for file in RUN_OUTPUTS}}
+        grid_kinds, main_kinds = self._run_file_kinds(main=False), self._run_file_kinds(main=True)
+        return Stage(
+            name="search", doc="A model's grid search, its selection and the selected point with every seed, "
+                               "in one process.",
+            items=jobs, command="train-batch{runs}",
+            dvc_deps=(str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}")), "{model_file}"),
+            snakemake_inputs=(str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}") / "manifest.json"),
+                              "{model_file}"),
+            outputs=(*(Output(f"{{grid_{_batch_field(file)}}}", **grid_kinds[file]) for file in RUN_OUTPUTS),
+                     Output("{selection_file}", cache=False),
+                     *(Output(f"{{{_batch_field(file)}}}", **main_kinds[file]) for file in RUN_OUTPUTS)),
+            # no params: what the selection reads of params.yaml (the model's grid points, the search seed,
+            # the metric) is in the grid runs' command lines already
+            code=tuple(dict.fromkeys(self.training_code + self.select_code)),
+            threads=TRAINING_THREADS, log="logs/search/{dataset}/{model}.log")
 
     def _train_variant(self) -> Stage:
         """Runs of the experiments that do not search: their variants (SEA's ablation, the sweeps) over models.<m>."""
@@ -484,7 +578,7 @@ class Plan:
         for experiment, runs in self.runs.items():
             for run in runs:
                 if experiment == "main" and search_seed(self.params) is not None:
-                    continue
+                    continue  # stages train (or search)
                 variant = (experiment, run.variant_name) if run.variant_name is not None else None
                 items[_key(run.dataset, run.model, run.variant, run.seed)] = self._run_fields(
                     run, experiment=experiment, settings=self._settings(run.model, variant=variant))

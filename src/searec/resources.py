@@ -140,19 +140,20 @@ def largest_shape() -> Shape:
 
 
 JOB_GROUPS: dict[str, str] = {
-    "train_grid": "search-{dataset}-{model}", "select": "search-{dataset}-{model}",
+    "train_grid": "search-{dataset}-{model}", "select": "search-{dataset}-{model}", "search": "search-{dataset}-{model}",
     "train": "{batch}-{dataset}-{model}", "train_variant": "{batch}-{dataset}-{model}",
     "aggregate": "report", "figures": "report",
 }
 """Snakemake job groups by stage: each group is one cluster submission (executed locally, groups
-are ignored). A model's grid search batches and its ``select`` are one connected group; each
+are ignored). A model's grid search batches and its ``select`` are one connected group (a short search
+is one job, stage ``search``: :attr:`searec.plan.Plan.searches_in_one_job`); each
 batch of its main runs, or of an experiment's variants, is a group of its own (``{batch}``:
 ``main``, ``ablation``, ``sensitivity-2``; :func:`trainings_together`, ``resources.runs_per_batch``),
 so no group spans jobs that are not connected (which the SLURM profile would have to name in
 ``group-components``). Inside a group job Snakemake runs as many
 jobs side by side as the profile's ``cores`` allow and the rest in series, asking for the sum of
 their memory and the longest runtime of each such layer, summed over the layers."""
-TRAINING_GROUPED_STAGES = ("train_grid", "select", "train", "train_variant")
+TRAINING_GROUPED_STAGES = ("train_grid", "select", "train", "train_variant", "search")
 """The stages ``resources.group_trainings: false`` (or a training on a GPU) leaves ungrouped."""
 def job_group(params: Mapping[str, Any], stage: str, models: Sequence[str]) -> str | None:
     """The group pattern of a stage's jobs, or None. Trainings are grouped for short runs only

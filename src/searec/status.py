@@ -61,10 +61,14 @@ def job_state(job: Job, clock: _Clock, outputs: Iterable[str] | None = None) -> 
 
 
 def _run_outputs(job: Job) -> dict[str, list[str]]:
-    """A training job's outputs by run folder (one folder, or a batch's several)."""
+    """A training job's outputs by run folder (one folder, or a batch's several; a search's selection file is
+    no run's)."""
+    folders = job.fields.get("run_folders")
     runs: dict[str, list[str]] = {}
     for path in job.snakemake_outputs:
-        runs.setdefault(str(Path(path).parent), []).append(path)
+        folder = str(Path(path).parent)
+        if folders is None or folder in folders:
+            runs.setdefault(folder, []).append(path)
     return runs
 
 
@@ -85,7 +89,7 @@ def status_counts(params: Mapping[str, Any], root: Path = Path(".")) -> dict[tup
                 counts.setdefault((stage.name, ""), Counter())[job_state(job, clock)] += 1
                 continue
             for run_folder, outputs in _run_outputs(job).items():  # runs are counted, not batches
-                experiment = SEARCH_ROW if stage.name == "train_grid" else experiments[run_folder]
+                experiment = experiments.get(run_folder, SEARCH_ROW)  # a grid run is no experiment's
                 counts.setdefault((experiment, job.fields["model"]), Counter())[job_state(job, clock, outputs)] += 1
     return counts
 

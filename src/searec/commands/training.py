@@ -87,8 +87,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_train_batch(args: argparse.Namespace) -> int:
     """Each run through :func:`searec.cli.main` (``searec train`` itself: its checks, its one-line errors), in this
-    process. A run that fails stops the batch with its exit code, naming it; the runs before it are complete
-    (run by hand, the same batch again finds them finished), the ones after it are not started."""
+    process; a RUN that starts with ``select`` is that ``searec select`` (a grid search's choice, between its grid
+    runs and the runs that read it). A step that fails stops the batch with its exit code, naming it; the steps
+    before it are complete (run by hand, the same batch again finds them finished), the ones after it are not
+    started."""
     import shlex
     import sys
 
@@ -96,18 +98,21 @@ def cmd_train_batch(args: argparse.Namespace) -> int:
 
     prefix = ["-v"] if args.verbose else []
     for number, run in enumerate(args.runs, 1):
-        print(f"searec train-batch: run {number} of {len(args.runs)}: searec train {run}", file=sys.stderr, flush=True)
         try:
-            argv = [*prefix, "train", *shlex.split(run)]
+            words = shlex.split(run)
         except ValueError as error:
             raise CliError(f"run {number} ({run!r}): {error}") from None
+        command, options = ("select", words[1:]) if words[:1] == ["select"] else ("train", words)
+        shown = f"searec {run.strip()}" if command == "select" else f"searec train {run}"
+        print(f"searec train-batch: run {number} of {len(args.runs)}: {shown}", file=sys.stderr, flush=True)
+        argv = [*prefix, command, *options]
         try:
             status = main(argv)
         except SystemExit as stop:  # argparse refused the run's options (it printed why)
             status = stop.code if isinstance(stop.code, int) else 2
         if status != 0:
             print(f"searec train-batch: run {number} of {len(args.runs)} failed (exit {status}); "
-                  f"{len(args.runs) - number} later run(s) not started: searec train {run}", file=sys.stderr)
+                  f"{len(args.runs) - number} later run(s) not started: {shown}", file=sys.stderr)
             return status
     return 0
 
