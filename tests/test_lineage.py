@@ -101,6 +101,7 @@ def test_the_committed_lock_is_the_default_run_and_traces_it_back_to_the_sample(
     # SEA's search, one job on the sample: every grid point trained, then the selection, then the seeds
     assert all(f"--out search/sample/grid/sea/alpha={alpha}/seed-0" in text for alpha in sea_alphas)
     assert "select --dataset sample --model sea" in text
+    assert '"search": {"seed": 0}}' in text and "param seeds = [0, 1, 2]" in text  # aggregate's params, as DVC wrote them
     assert "data/raw/sample md5 " in text
     assert "--set training.learning_rate=0.001" in text  # a training's settings are in its command
     assert re.search(r"code: \d+ source files \(src/searec\)", text)  # the code a stage ran: one line
