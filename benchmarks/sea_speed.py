@@ -38,7 +38,7 @@ from _common import SHAPES, baby_shaped_folder, peak_rss_mib  # noqa: E402
 from searec.data.mmrec import InteractionDataset, load_mmrec_folder  # noqa: E402
 from searec.models import ModelInputs  # noqa: E402
 from searec.models.sea import SEA  # noqa: E402
-from searec.runtime import seed_everything  # noqa: E402
+from searec.runtime import reuse_freed_memory, seed_everything  # noqa: E402
 from searec.training.evaluation import RankingEvaluator  # noqa: E402
 from searec.training.sampling import NegativeSampler  # noqa: E402
 from searec.training.trainer import ranking_score_function  # noqa: E402
@@ -84,6 +84,7 @@ def timed_batches(dataset: InteractionDataset, args: argparse.Namespace,
     them (fused Adam; the CLUB net at the training rate; torch's deterministic mode as
     ``training.deterministic``), and the profiler's seconds per label of the forward."""
     seed_everything(0, deterministic=deterministic)
+    reuse_freed_memory()  # as the trainer
     started = time.perf_counter()
     model = SEA(ModelInputs.from_dataset(dataset), {"split": args.split, "projection": args.projection})
     print(f"model construction (incl. two kNN item graphs): {time.perf_counter() - started:.1f} s")

@@ -59,26 +59,30 @@ def test_info_nce_with_targets_equals_the_definition() -> None:
 
 @pytest.mark.parametrize("chunk_elements", [1, 7, 20, 1 << 21])  # one logit, uneven chunks, a row, all at once
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("tau", [0.3, 0.01])  # |logits| ≤ 1/τ: summed as they are (3.3), max subtracted (100)
 def test_info_nce_gradients_are_the_textbook_forms_in_any_chunking(monkeypatch: pytest.MonkeyPatch,
-                                                                  chunk_elements: int, reduction: str) -> None:
+                                                                  chunk_elements: int, reduction: str,
+                                                                  tau: float) -> None:
     """Value and gradients of the chunked InfoNCE equal autograd through −log_softmax(logits)[n, t_n], with
-    repeated targets (LGMRec's batch ids) and rectangular logits."""
+    repeated targets (LGMRec's batch ids) and rectangular logits, in both forms of its log-sum-exp."""
     monkeypatch.setattr(losses, "LOGITS_CHUNK_ELEMENTS", chunk_elements)
     generator = torch.Generator().manual_seed(2)
     anchors = torch.randn(9, 5, generator=generator, requires_grad=True)
     candidates = torch.randn(6, 5, generator=generator, requires_grad=True)
+    with torch.no_grad():  # a candidate along an anchor: the logit 1/τ, which e^z alone overflows at τ = 0.01
+        candidates[0] = 2 * anchors[0]
     targets = torch.tensor([5, 0, 2, 2, 1, 5, 3, 4, 0])
-    a = torch.nn.functional.normalize(anchors, dim=1) / 0.3
+    a = torch.nn.functional.normalize(anchors, dim=1) / tau
     c = torch.nn.functional.normalize(candidates, dim=1)
     textbook = -torch.log_softmax(a @ c.T, dim=1)[torch.arange(9), targets]
     textbook = textbook.mean() if reduction == "mean" else textbook.sum()
     expected = torch.autograd.grad(textbook, [anchors, candidates])
-    got = info_nce(anchors, candidates, 0.3, targets, reduction=reduction)
+    got = info_nce(anchors, candidates, tau, targets, reduction=reduction)
     assert float(got.detach()) == pytest.approx(float(textbook.detach()), rel=1e-6)
     for gradient, want in zip(torch.autograd.grad(got, [anchors, candidates]), expected):
         assert torch.allclose(gradient, want, rtol=1e-5, atol=1e-7)
     frozen = candidates.detach()  # a side that needs no gradient gets none, the other the same
-    (only,) = torch.autograd.grad(info_nce(anchors, frozen, 0.3, targets, reduction=reduction), [anchors])
+    (only,) = torch.autograd.grad(info_nce(anchors, frozen, tau, targets, reduction=reduction), [anchors])
     assert torch.allclose(only, expected[0], rtol=1e-5, atol=1e-7)
 
 

@@ -57,42 +57,69 @@ LOGITS_CHUNK_ELEMENTS = 1 << 21
 logits, so that the N × M logits are never all in memory and each chunk stays in cache."""
 
 
-class _InfoNCERows(torch.autograd.Function):
-    """Per-row InfoNCE losses ℓ_n = logsumexp_j(z_nj) − z_{n,t_n} of the logits z = A Cᵀ, computed in row
-    chunks and never stored: forward keeps only each row's log-sum-exp; backward recomputes a chunk's
-    logits and takes ∂ℓ_n/∂z_nj = softmax(z_n)_j − [j = t_n], so ∂A = G C and ∂C = Gᵀ A."""
+UNSHIFTED_LOGIT_BOUND = 40.0
+"""The largest |logit| for which log Σ_j e^{z_j} is taken without subtracting the row maximum: e^{±40}
+(and sums of up to 10^21 such terms) are normal fp32 numbers, so nothing overflows or loses bits."""
+
+
+class _InfoNCE(torch.autograd.Function):
+    """w · Σ_n ℓ_n, the InfoNCE losses ℓ_n = logsumexp_j(z_nj) − z_{n,t_n} of the logits z = A Cᵀ summed with
+    one weight w (1/N for the mean), and its gradients in the same pass: ∂/∂z_nj = w (softmax(z_n)_j −
+    [j = t_n]), so ∂A = G C and ∂C = Gᵀ A. The logits are taken in cache-sized row chunks and never
+    stored; because every row has the same weight, each chunk's share of both gradients is known in
+    forward, so backward only scales them by the incoming gradient and no logit is computed twice.
+
+    Where every |z_nj| ≤ ‖a_n‖‖c_j‖ (Cauchy–Schwarz) is at most :data:`UNSHIFTED_LOGIT_BOUND` (InfoNCE's
+    normalised rows at τ ≥ 0.025: |z| ≤ 1/τ), e^{z} is summed as it is, without the row maximum that
+    ``torch.logsumexp`` first finds and subtracts, and the row scale w/S_n of G = diag(w/S)(E − diag(S) Y)
+    (E = e^{z}, S its row sums, Y the one-hot targets) goes onto the small factors, not the chunk: one
+    pass over a chunk's logits besides the matmuls that make and read them (the logits are the memory
+    traffic of SEA's all-items InfoNCE). Larger logits take the max-subtracted softmax.
+    """
 
     @staticmethod
-    def forward(ctx: Any, anchors: torch.Tensor, candidates: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, anchors: torch.Tensor, candidates: torch.Tensor, targets: torch.Tensor, weight: float,
+                with_gradients: bool) -> torch.Tensor:
         rows = max(1, LOGITS_CHUNK_ELEMENTS // max(1, candidates.shape[0]))
-        losses = anchors.new_empty(anchors.shape[0])
-        log_sum_exp = anchors.new_empty(anchors.shape[0])
+        bound = float(torch.linalg.vector_norm(anchors, dim=1).max() * torch.linalg.vector_norm(candidates, dim=1).max())
+        unshifted = bound <= UNSHIFTED_LOGIT_BOUND
+        want_anchors, want_candidates = (need and with_gradients for need in ctx.needs_input_grad[:2])
+        grad_anchors = torch.empty_like(anchors) if want_anchors else None
+        # ∂Cᵀ accumulated as Cᵀ's rows: each chunk's G is read in its own row order, not transposed
+        grad_candidates = candidates.new_zeros(candidates.shape[1], candidates.shape[0]) if want_candidates else None
+        total = (anchors * candidates[targets]).sum().neg()  # −Σ_n z_{n,t_n}
         for start in range(0, anchors.shape[0], rows):
             chunk = slice(start, start + rows)
             logits = anchors[chunk] @ candidates.T
-            torch.logsumexp(logits, dim=1, out=log_sum_exp[chunk])
-            torch.sub(log_sum_exp[chunk], logits.gather(1, targets[chunk].unsqueeze(1)).squeeze(1), out=losses[chunk])
-        ctx.save_for_backward(anchors, candidates, targets, log_sum_exp)
-        ctx.rows = rows
-        return losses
+            row_index = torch.arange(logits.shape[0], device=logits.device)
+            if unshifted:
+                exp_logits = logits.exp_()
+                sums = exp_logits.sum(dim=1)
+                total += sums.log().sum()
+                if grad_anchors is None and grad_candidates is None:
+                    continue
+                exp_logits[row_index, targets[chunk]] -= sums  # E − diag(S) Y: index_put, deterministic everywhere
+                grad_logits, row_scale = exp_logits, (weight / sums).unsqueeze(1)
+            else:
+                log_sum_exp = torch.logsumexp(logits, dim=1)
+                total += log_sum_exp.sum()
+                if grad_anchors is None and grad_candidates is None:
+                    continue
+                grad_logits = logits.sub_(log_sum_exp.unsqueeze(1)).exp_()  # softmax
+                grad_logits[row_index, targets[chunk]] -= 1
+                row_scale = anchors.new_full((logits.shape[0], 1), weight)
+            if grad_anchors is not None:
+                torch.mm(grad_logits, candidates, out=grad_anchors[chunk]).mul_(row_scale)
+            if grad_candidates is not None:
+                grad_candidates.addmm_((anchors[chunk] * row_scale).T, grad_logits)
+        ctx.gradients = (grad_anchors, None if grad_candidates is None else grad_candidates.T.contiguous())
+        return total * weight
 
     @staticmethod
-    def backward(ctx: Any, grad_losses: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
-        anchors, candidates, targets, log_sum_exp = ctx.saved_tensors
-        want_anchors, want_candidates = ctx.needs_input_grad[:2]
-        grad_anchors = torch.empty_like(anchors) if want_anchors else None
-        grad_candidates = torch.zeros_like(candidates) if want_candidates else None
-        for start in range(0, anchors.shape[0], ctx.rows):
-            chunk = slice(start, start + ctx.rows)
-            grad_logits = (anchors[chunk] @ candidates.T).sub_(log_sum_exp[chunk].unsqueeze(1)).exp_()  # softmax
-            rows = torch.arange(grad_logits.shape[0], device=grad_logits.device)
-            grad_logits[rows, targets[chunk]] -= 1  # one element a row: index_put, deterministic on every device
-            grad_logits.mul_(grad_losses[chunk].unsqueeze(1))
-            if grad_anchors is not None:
-                torch.mm(grad_logits, candidates, out=grad_anchors[chunk])
-            if grad_candidates is not None:
-                grad_candidates.addmm_(grad_logits.T, anchors[chunk])
-        return grad_anchors, grad_candidates, None
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        grad_anchors, grad_candidates = ctx.gradients
+        return (None if grad_anchors is None else grad_anchors * grad_output,
+                None if grad_candidates is None else grad_candidates * grad_output, None, None, None)
 
 
 def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float, targets: torch.Tensor | None = None,
@@ -107,10 +134,12 @@ def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float, target
     2018): I ≥ log N − L.
 
     The N × M logits are the cost (SEA's all-items Solosim at Baby's 7,050 items: 50 M of them):
-    :class:`_InfoNCERows` computes them in cache-sized row chunks, forward and (recomputed) backward,
-    and never stores them; on one CPU thread, forward and backward, 7,050² logits of 32-d rows take
-    251 ms instead of 560 ms for −log_softmax(logits) picked with ``gather`` (whose backward also
-    fills an N × M zero gradient), and 2,048² in-batch logits of 64-d rows 32 ms instead of 46. Not
+    :class:`_InfoNCE` computes them in cache-sized row chunks, with the gradients in the same pass,
+    and never stores them. On one CPU thread, forward and backward, 7,050² logits of 32-d rows took
+    560 ms for −log_softmax(logits) picked with ``gather`` (whose backward also fills an N × M zero
+    gradient), 251 ms chunked with the logits recomputed in backward and the row maximum subtracted,
+    and now about 60 % of that (192–215 against 327–397 ms side by side on a slower day); 2,048²
+    in-batch logits of 64-d rows 46, 32, now about 75 % of that. Not
     ``cross_entropy``: CUDA's NLL loss has no deterministic kernel (torch.use_deterministic_algorithms
     lists ``torch.nn.NLLLoss``); every kernel here is deterministic on every device.
     """
@@ -118,12 +147,10 @@ def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, tau: float, target
     candidates = torch.nn.functional.normalize(candidates, dim=1)
     if targets is None:
         targets = torch.arange(anchors.shape[0], device=anchors.device)
-    losses = _InfoNCERows.apply(anchors, candidates, targets)
-    if reduction == "mean":
-        return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    weight = 1.0 / anchors.shape[0] if reduction == "mean" else 1.0
+    return _InfoNCE.apply(anchors, candidates, targets, weight, torch.is_grad_enabled())
 
 
 class GaussianVariationalNet(torch.nn.Module):
@@ -159,26 +186,38 @@ class GaussianVariationalNet(torch.nn.Module):
         back to its first Linear. These are the steps autograd would take (tests/models/test_losses.py
         checks them against it); written out, one inner step of SEA's CLUB fit is about 25 small kernels
         instead of a graph's worth of them: on the sample that fit was half of every SEA epoch, most of it
-        autograd's and the optimiser's per-call overhead around 476 × 32 arrays.
+        autograd's and the optimiser's per-call overhead around 476 × 32 arrays. At Baby's 14,100 × 32 rows
+        the step is memory traffic: the N × y arrays are made and read as few times as the chain rule
+        allows (both first Linears in one matmul, e^{−ℓ} from the negated last Linear, the factors c and
+        2c applied to the small results, (1 − d²p)(1 − ℓ²) as one addcmul): 10.4 → 7.1 ms a step on one
+        thread (benchmarks/sea_speed.py's CLUB phase shows it per batch).
         """
         first_mean, last_mean = self.mean[0], self.mean[2]
         first_log_variance, last_log_variance = self.log_variance[0], self.log_variance[2]
-        hidden_mean = torch.addmm(first_mean.bias, x, first_mean.weight.T).relu_()
-        mu = torch.addmm(last_mean.bias, hidden_mean, last_mean.weight.T)
-        hidden_log_variance = torch.addmm(first_log_variance.bias, x, first_log_variance.weight.T).relu_()
-        log_var = torch.addmm(last_log_variance.bias, hidden_log_variance, last_log_variance.weight.T).tanh_()
-        diff = mu - y
-        scaled = torch.exp(-log_var).mul_(diff)  # d·p
-        weighted_squares = diff * scaled  # d²p
+        width = first_mean.out_features
+        # Both heads' first Linear in one matmul: hidden = [h_μ, h_ℓ].
+        hidden = torch.addmm(torch.cat([first_mean.bias, first_log_variance.bias]), x,
+                             torch.cat([first_mean.weight, first_log_variance.weight]).T).relu_()
+        hidden_mean, hidden_log_variance = hidden[:, :width], hidden[:, width:]
+        diff = torch.addmm(last_mean.bias, hidden_mean, last_mean.weight.T).sub_(y)  # d = μ − y
+        # −ℓ = tanh(−pre): the negated last Linear gives e^{−ℓ} in one pass.
+        negative_log_var = torch.addmm(last_log_variance.bias.neg(), hidden_log_variance,
+                                       last_log_variance.weight.T.neg()).tanh_()
+        scaled = torch.exp(negative_log_var).mul_(diff)  # d·p
+        weighted_squares = diff.mul_(scaled)  # d²p (d is not needed after this)
         c = weight / (2 * x.shape[0])
-        value = -(weighted_squares.sum() + log_var.sum()) * c if with_value else None
-        grad_log_var = torch.sub(1, weighted_squares).mul_(1 - log_var.square()).mul_(c)  # through tanh
-        grad_mu = scaled.mul_(2 * c)
-        grad_hidden_mean = (grad_mu @ last_mean.weight).mul_(hidden_mean > 0)
-        grad_hidden_log_variance = (grad_log_var @ last_log_variance.weight).mul_(hidden_log_variance > 0)
-        gradients = [grad_hidden_mean.T @ x, grad_hidden_mean.sum(0), grad_mu.T @ hidden_mean, grad_mu.sum(0),
-                     grad_hidden_log_variance.T @ x, grad_hidden_log_variance.sum(0),
-                     grad_log_var.T @ hidden_log_variance, grad_log_var.sum(0)]
+        value = (negative_log_var.sum() - weighted_squares.sum()) * c if with_value else None
+        one = negative_log_var.new_ones(())
+        one_minus_square = torch.addcmul(one, negative_log_var, negative_log_var, value=-1)  # tanh' = 1 − ℓ²
+        # ∂/∂pre = c (1 − d²p)(1 − ℓ²) and ∂/∂μ = 2c·d·p; the factors c and 2c go onto the small results.
+        grad_pre = torch.addcmul(one_minus_square, weighted_squares, one_minus_square, value=-1)
+        grad_hidden = torch.cat([scaled @ (last_mean.weight * (2 * c)), grad_pre @ (last_log_variance.weight * c)],
+                                dim=1).mul_(hidden > 0)
+        grad_first_weight = grad_hidden.T @ x
+        grad_first_bias = grad_hidden.sum(0)
+        gradients = [grad_first_weight[:width], grad_first_bias[:width], (scaled.T @ hidden_mean).mul_(2 * c),
+                     scaled.sum(0).mul_(2 * c), grad_first_weight[width:], grad_first_bias[width:],
+                     (grad_pre.T @ hidden_log_variance).mul_(c), grad_pre.sum(0).mul_(c)]
         return gradients, value
 
     def club(self, x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:

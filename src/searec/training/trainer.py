@@ -74,6 +74,7 @@ from searec.runtime import (
     EnvironmentProblem,
     code_version,
     resolve_device,
+    reuse_freed_memory,
     seed_everything,
     show_progress,
 )
@@ -283,6 +284,7 @@ class Trainer:
                  self.spec.dataset, self.spec.seed, self.spec.threads, self.device,
                  "" if self.config.deterministic else ", deterministic algorithms off")
         seed_everything(self.spec.seed, self.config.deterministic)
+        reuse_freed_memory()  # the same temporaries every step: no page faults for them (see there)
         model_cls = get_model_class(self.spec.model)
         model = model_cls(ModelInputs.from_dataset(self.dataset, self.graph_cache_dir), self.spec.params).to(self.device)
         model.use_training_learning_rate(self.config.learning_rate)
