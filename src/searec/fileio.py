@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import io
 import json
 import os
 import socket
@@ -79,14 +78,23 @@ def save_torch_atomic(destination: str | os.PathLike[str], payload: Any) -> None
     temporary name), so equal tensors would give different bytes; through a file object the
     records are ``archive/...``, and equal state dicts give equal files (equal content hashes
     for DVC and ``searec lineage``).
+
+    Written straight to the temporary file, not serialised in memory first (a checkpoint of SEA at
+    4096-d features is ~250 MB: that copy was the peak of a training's memory). A write that fails
+    inside torch's zip writer comes out as its RuntimeError ("enforce fail at inline_container.cc")
+    raised while handling the file's OSError; that OSError (a full disk, a read-only file system)
+    is what is raised here, so the caller reports the cause.
     """
     import torch
 
-    buffer = io.BytesIO()  # serialised in memory: a full disk then fails in a plain write (ENOSPC), not
-    torch.save(payload, buffer)  # deep inside torch's zip writer ("enforce fail at inline_container.cc")
     with atomic_path(destination) as tmp:
         with open(tmp, "wb") as handle:
-            handle.write(buffer.getbuffer())
+            try:
+                torch.save(payload, handle)
+            except RuntimeError as error:
+                if isinstance(error.__context__, OSError):
+                    raise error.__context__ from None
+                raise
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -132,7 +132,10 @@ class FeatureTables(torch.nn.Module):
         self.trainable = trainable
         self.names = tuple(modalities)
         for name in self.names:
-            table = torch.from_numpy(np.array(features[name], dtype=np.float32))
+            # frozen: the dataset's own float32 array, not a copy (Baby's 4096-d image table is 115 MB);
+            # trainable: a copy, so that training never writes into the dataset's array
+            as_float32 = np.array if trainable else np.asarray
+            table = torch.from_numpy(as_float32(features[name], dtype=np.float32))
             if trainable:
                 self.register_parameter(f"table_{name}", torch.nn.Parameter(table))
             else:

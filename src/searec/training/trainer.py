@@ -314,6 +314,7 @@ class Trainer:
                 row.update({f"valid_{key}": value for key, value in valid.items()})
                 score = valid[self.config.valid_metric]
                 if score > state["best_score"]:
+                    state["best_model"] = None  # released before the new copy: one copy in memory, not two
                     state.update(best_score=score, best_epoch=epoch, evals_without_improvement=0,
                                  best_model=copy.deepcopy(model.state_dict()))
                 else:
@@ -367,10 +368,11 @@ class Trainer:
                 values = {k: float(v) for k, v in terms.items()}
                 raise TrainingDivergedError(f"epoch {epoch}, batch {index}: non-finite loss {values}; lower the "
                                          f"learning rate or check the input features")
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             extra = model.after_backward()
             optimizer.step()
+            # freed at once, not at the next batch: no gradient beside the next forward or the evaluation
+            optimizer.zero_grad(set_to_none=True)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
             for key, value in extra.items():
