@@ -12,6 +12,8 @@ change is printed:
 * ``models/sea.py``, a copy of ``models/SEA.py``: its ``get_model`` imports the lower-case name;
 * ``forward`` removes the ``result_embed`` Parameter before assigning a tensor to that name, which
   torch 2 refuses ("cannot assign 'torch.FloatTensor' as parameter");
+* ``--text-file`` (default ``text_feat.npy``) is given to it as ``text_feat.npy``: it reads an image
+  and a text table only (TikTok's second modality is ``audio_feat.npy``);
 * a dataset config made from ``configs/dataset/baby.yaml`` for the folder's ``.inter`` file, and a
   ``user_graph_dict.npy`` that SEA.py loads (though SEA does not use it): each user's co-interacting
   users with their counts, as MMRec's DualGNN preprocessing writes it.
@@ -50,7 +52,7 @@ def _patch(path: Path, old: str, new: str, why: str) -> None:
     print(f"patched {path.name}: {why}")
 
 
-def prepare_released(checkout: Path, data: Path, work: Path, epochs: int) -> tuple[Path, str]:
+def prepare_released(checkout: Path, data: Path, work: Path, epochs: int, text_file: str) -> tuple[Path, str]:
     """The released ``src/`` under ``work`` with the CPU changes of the module doc, and the dataset name."""
     src = work / "src"
     if src.exists():
@@ -75,8 +77,8 @@ def prepare_released(checkout: Path, data: Path, work: Path, epochs: int) -> tup
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     shutil.copy(inter, folder / f"{name}.inter")
-    for feature in ("image_feat.npy", "text_feat.npy"):
-        shutil.copy(data / feature, folder / feature)
+    shutil.copy(data / "image_feat.npy", folder / "image_feat.npy")
+    shutil.copy(data / text_file, folder / "text_feat.npy")  # the released code reads v_feat and t_feat only
     baby = (src / "configs" / "dataset" / "baby.yaml").read_text(encoding="utf-8")
     (src / "configs" / "dataset" / f"{name}.yaml").write_text(baby.replace("baby.inter", f"{name}.inter"),
                                                               encoding="utf-8")
@@ -134,13 +136,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="an MMRec folder (.inter, image/text_feat.npy)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--text-file", default="text_feat.npy",
+                        help="the folder's file the released code gets as its text features (TikTok: audio_feat.npy)")
     parser.add_argument("--deps", type=Path, help="a folder holding torch_geometric, lmdb and xxhash")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "searec-released-sea")
     parser.add_argument("--skip-ours", action="store_true", help="time only the released code")
     args = parser.parse_args()
 
     args.work.mkdir(parents=True, exist_ok=True)
-    src, name = prepare_released(args.released.resolve(), args.data.resolve(), args.work.resolve(), args.epochs)
+    src, name = prepare_released(args.released.resolve(), args.data.resolve(), args.work.resolve(), args.epochs,
+                                 args.text_file)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if args.deps is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.deps.resolve()), env.get("PYTHONPATH")]))
