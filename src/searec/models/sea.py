@@ -26,12 +26,13 @@ graph is keyed by the features' content (there any ``mm_adj_<k>.pt`` in the fold
 
 Exact shortcut (SEA.md, "Where the time goes"): every consumer of E_m is linear, so E_m need
 not be formed; the consumers' outputs are F_m (W_k W_E)ᵀ + (W_k b_E + b_k) with all consumer
-weights stacked (width w ≈ 384 instead of d_m = 4096). Same parameters, same gradients up to
-rounding (a test compares the two). Which order is cheaper depends on the shape: per batch
-(forward + backward) the factored order costs ≈ 3 w d² + 2 I d w multiply-adds, the direct one
-(E_m formed, as the released code does) ≈ 2 I d² + 3 I d w, so ``projection: auto`` (the default)
-factors only when I, the item count, is large against w (Baby's 7,050 items: 6.5× fewer; the
-sample's 238: the direct order is 1.9× cheaper).
+weights stacked (width w = Σ_k w_k ≈ 384 instead of d_m = 4096; consumer k reads d_k columns of
+E_m, so its part is W_k W_E[columns of k], w_k d_k d multiply-adds). Same parameters, same gradients
+up to rounding (a test compares the two). Which order is cheaper depends on the shape: per batch
+(forward + backward) the factored order costs ≈ 3 (Σ_k w_k d_k) d + 2 I d w multiply-adds, the
+direct one (E_m formed, as the released code does) ≈ 2 I d² + 3 I Σ_k w_k d_k, so ``projection:
+auto`` (the default) factors only when I, the item count, is large against w (Baby's 7,050 items:
+6.9× fewer; the sample's 238: the direct order is 1.7× cheaper).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.optim import adam as torch_adam
 from torch.profiler import record_function
 
@@ -95,9 +95,11 @@ class ModalityBranch(GraphModalityEncoder):
     def projection_multiply_adds(self, n_items: int) -> dict[str, int]:
         """Multiply-adds of the E_m path per batch, forward + backward, in each order (see the module doc)."""
         d = self.projection.in_features
-        width = sum(layer.out_features for layer, _ in self._linear_consumers())
-        return {"direct": 2 * n_items * d * d + 3 * n_items * d * width,
-                "factored": 3 * width * d * d + 2 * n_items * d * width}
+        consumers = self._linear_consumers()
+        width = sum(layer.out_features for layer, _ in consumers)
+        read = sum(layer.out_features * layer.in_features for layer, _ in consumers)  # Σ_k w_k d_k
+        return {"direct": 2 * n_items * d * d + 3 * n_items * read,
+                "factored": 3 * read * d + 2 * n_items * d * width}
 
     def factored_is_cheaper(self, n_items: int) -> bool:
         """Whether the factored order needs fewer multiply-adds per batch than forming E_m."""
@@ -115,17 +117,12 @@ class ModalityBranch(GraphModalityEncoder):
         if not self.uses_factored_order(features.shape[0]):
             projected = self.projection(features)
             return [layer(projected[:, columns]) for layer, columns in consumers]
-        dim = self.projection.in_features
-        weights, biases = [], []
-        for layer, columns in consumers:
-            # W_k acts on E[:, columns]: as a map on all of E it is W_k padded with zero columns.
-            padded = F.pad(layer.weight, (columns.start, dim - columns.start - layer.in_features))
-            weights.append(padded)
-            biases.append(layer.bias)
-        stacked_weight = torch.cat(weights, dim=0)
-        combined = stacked_weight @ self.projection.weight  # (Σ widths) × d, never I × d
-        combined_bias = stacked_weight @ self.projection.bias + torch.cat(biases)
-        outputs = features @ combined.T + combined_bias
+        # W_k reads E[:, columns] = F W_E[columns]ᵀ + b_E[columns]: its map from F is W_k W_E[columns] (w_k × d),
+        # w_k d_k d multiply-adds, not the w_k d² of W_k padded with zero columns to act on all of E.
+        projection = self.projection
+        combined = torch.cat([layer.weight @ projection.weight[columns] for layer, columns in consumers])  # Σ w_k × d
+        combined_bias = torch.cat([layer.weight @ projection.bias[columns] + layer.bias for layer, columns in consumers])
+        outputs = torch.addmm(combined_bias, features, combined.T)  # never I × d
         return list(torch.split(outputs, [layer.out_features for layer, _ in consumers], dim=1))
 
     def encode(self, features: torch.Tensor, adjacency: torch.Tensor, n_layers: int) -> tuple[torch.Tensor, dict]:
