@@ -117,13 +117,40 @@ class ModalityBranch(GraphModalityEncoder):
         if not self.uses_factored_order(features.shape[0]):
             projected = self.projection(features)
             return [layer(projected[:, columns]) for layer, columns in consumers]
-        # W_k reads E[:, columns] = F W_E[columns]ᵀ + b_E[columns]: its map from F is W_k W_E[columns] (w_k × d),
-        # w_k d_k d multiply-adds, not the w_k d² of W_k padded with zero columns to act on all of E.
-        projection = self.projection
-        combined = torch.cat([layer.weight @ projection.weight[columns] for layer, columns in consumers])  # Σ w_k × d
-        combined_bias = torch.cat([layer.weight @ projection.bias[columns] + layer.bias for layer, columns in consumers])
+        combined, combined_bias = self._combined_map(consumers)
         outputs = torch.addmm(combined_bias, features, combined.T)  # never I × d
         return list(torch.split(outputs, [layer.out_features for layer, _ in consumers], dim=1))
+
+    def _combined_map(self, consumers: list[tuple[nn.Linear, slice]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W, b) with W = [W_k W_E[columns of k]]_k stacked (Σ w_k × d) and b = [W_k b_E[columns of k] + b_k]_k.
+
+        W_k reads E[:, columns] = F W_E[columns]ᵀ + b_E[columns], so its part costs w_k d_k d multiply-adds,
+        not the w_k d² of W_k padded with zero columns to act on all of E. The rows of W_E are split once
+        at the consumers' column boundaries into blocks; each block is multiplied once by the stacked
+        column pieces of every consumer that reads it (one matmul a block, and W_E's gradient is the
+        blocks' gradients put together, never a d × d zero tensor per consumer).
+        """
+        projection = self.projection
+        dim = projection.in_features
+        ranges = [columns.indices(dim)[:2] for _, columns in consumers]
+        edges = sorted({edge for edge_pair in ranges for edge in edge_pair})
+        blocks = list(zip(edges, edges[1:]))
+        weight_blocks = torch.split(projection.weight, [stop - start for start, stop in blocks])
+        bias_blocks = torch.split(projection.bias, [stop - start for start, stop in blocks])
+        parts: list[list[torch.Tensor]] = [[] for _ in consumers]
+        bias_parts: list[list[torch.Tensor]] = [[] for _ in consumers]
+        for (start, stop), weight_block, bias_block in zip(blocks, weight_blocks, bias_blocks):
+            readers = [k for k, (low, high) in enumerate(ranges) if low <= start and stop <= high]
+            pieces = [consumers[k][0].weight[:, start - ranges[k][0]: stop - ranges[k][0]] for k in readers]
+            stacked = torch.cat(pieces)
+            product, bias_product = stacked @ weight_block, stacked @ bias_block
+            for k, rows in zip(readers, torch.split(product, [p.shape[0] for p in pieces])):
+                parts[k].append(rows)
+            for k, rows in zip(readers, torch.split(bias_product, [p.shape[0] for p in pieces])):
+                bias_parts[k].append(rows)
+        combined = torch.cat([sum(p[1:], p[0]) for p in parts])
+        combined_bias = torch.cat([sum(b[1:], b[0]) + layer.bias for b, (layer, _) in zip(bias_parts, consumers)])
+        return combined, combined_bias
 
     def encode(self, features: torch.Tensor, adjacency: torch.Tensor, n_layers: int) -> tuple[torch.Tensor, dict]:
         """Z_m = Σ_{l=0..L} Â^l normalise([P_m; x_m]) and the generic/unique inputs of the auxiliary losses."""
