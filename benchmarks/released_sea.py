@@ -104,6 +104,8 @@ def write_user_graph_dict(inter: Path, destination: Path) -> None:
         start, stop = shared.indptr[user], shared.indptr[user + 1]
         order = np.argsort(-shared.data[start:stop], kind="stable")[:200]
         graph[user] = [shared.indices[start:stop][order].tolist(), shared.data[start:stop][order].tolist()]
+    # The released SEA.py reads this file with np.load(..., allow_pickle=True).item(): a pickled dict is its
+    # format. Written here from our own counts; nothing in searec loads it.
     np.save(destination, np.array(graph, dtype=object), allow_pickle=True)
 
 
