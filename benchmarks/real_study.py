@@ -259,7 +259,9 @@ class Study:
         for index, (group, variant, config) in enumerate(rows):
             finished = [r for r in results[index * len(seeds): (index + 1) * len(seeds)] if r is not None]
             table.append({"group": group.label, "variant": variant, "config": config, "seeds": len(finished),
+                          "valid": {k: [r["valid"][k] for r in finished] for k in HEADLINE},
                           "test": {k: [r["test"][k] for r in finished] for k in HEADLINE},
+                          "seconds": [r["seconds"]["total"] for r in finished],
                           "best_epochs": [r["best_epoch"] for r in finished],
                           "epochs_run": [r["epochs_run"] for r in finished],
                           "train_epoch_s": [r["seconds"]["train_epoch_mean"] for r in finished]})
@@ -286,14 +288,16 @@ def report(study: Study, groups: list[Group], table: list[dict[str, Any]]) -> st
         for result in sorted(group.grid_results, key=lambda r: -r["valid"]):
             lines.append(f"  - {json.dumps(result['config'])}: {result['valid']:.4f} (best epoch "
                          f"{result['best_epoch']}/{result['epochs_run']}, {result['train_epoch_s']:.1f} s/epoch)")
-    lines += ["", "## Test, chosen settings (mean ± sample std over seeds)", "",
-              "| model | variant | seeds | R@10 | R@20 | N@10 | N@20 | best epochs | s/epoch |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Chosen settings (mean ± sample std over seeds; validation at the best epoch, test once)", "",
+              "| model | variant | seeds | split | R@10 | R@20 | N@10 | N@20 | best epochs | s/epoch | run seconds |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in table:
         epochs = ",".join(f"{b}/{e}" for b, e in zip(row["best_epochs"], row["epochs_run"]))
         speed = f"{statistics.mean(row['train_epoch_s']):.1f}" if row["train_epoch_s"] else "—"
-        lines.append(f"| {row['group']} | {row['variant']} | {row['seeds']} | "
-                     + " | ".join(mean_std(row["test"][k]) for k in HEADLINE) + f" | {epochs} | {speed} |")
+        total = f"{sum(row['seconds']):.0f} ({study.threads} thread(s) each)" if row["seconds"] else "—"
+        for split in ("valid", "test"):
+            lines.append(f"| {row['group']} | {row['variant']} | {row['seeds']} | {split} | "
+                         + " | ".join(mean_std(row[split][k]) for k in HEADLINE) + f" | {epochs} | {speed} | {total} |")
     published = PUBLISHED.get(study.args.data.name, {})
     if published:
         lines += ["", "Published (MMRec, test): " + "; ".join(
@@ -307,8 +311,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="an MMRec folder, e.g. ../shared/data/tiktok")
     parser.add_argument("--out", type=Path, help="study folder (default benchmarks/out/<data folder name>)")
-    parser.add_argument("--params", type=Path, default=PROJECT_ROOT / "src" / "searec" / "profiles" / "paper.yaml",
-                        help="models, training settings and MMRec's grids (default: the paper profile)")
+    parser.add_argument("--params", type=Path, default=PROJECT_ROOT / "src" / "searec" / "presets" / "paper.yaml",
+                        help="models, training settings and MMRec's grids (default: the paper preset)")
     parser.add_argument("--models", default="bpr,lightgcn,sea")
     parser.add_argument("--grid", action="append", default=[], help="MODEL:KEY=V1,V2 (replaces or adds that axis)")
     parser.add_argument("--per", default="split", help="comma-separated axes whose values are separate groups")

@@ -14,6 +14,9 @@ change is printed:
   torch 2 refuses ("cannot assign 'torch.FloatTensor' as parameter");
 * ``--text-file`` (default ``text_feat.npy``) is given to it as ``text_feat.npy``: it reads an image
   and a text table only (TikTok's second modality is ``audio_feat.npy``);
+* where the features are not Baby's 4096-d image and 384-d text (TikTok's are 128-d), SEA.py's
+  hard-coded widths become the feature widths (``generalize_widths``: its GCNs are built from the raw
+  feature width and fail on any other);
 * a dataset config made from ``configs/dataset/baby.yaml`` for the folder's ``.inter`` file, and a
   ``user_graph_dict.npy`` that SEA.py loads (though SEA does not use it): each user's co-interacting
   users with their counts, as MMRec's DualGNN preprocessing writes it.
@@ -44,12 +47,40 @@ RELEASED_EPOCH = re.compile(r"epoch (\d+) training \[time: ([0-9.]+)s")
 OURS_EPOCH = re.compile(r"epoch (\d+): loss .*? ([0-9.]+)s(?: \||$)")
 
 
-def _patch(path: Path, old: str, new: str, why: str) -> None:
+def _patch(path: Path, old: str, new: str, why: str, count: int = 1) -> None:
+    """Replace ``count`` occurrences of ``old`` (all of them: exactly ``count`` must be there)."""
     text = path.read_text(encoding="utf-8")
-    if old not in text:
-        raise SystemExit(f"{path}: expected text not found ({old!r}); is this the released SEA code?")
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    if text.count(old) != count:
+        raise SystemExit(f"{path}: expected {count} of {old!r}, found {text.count(old)}; is this the released SEA code?")
+    path.write_text(text.replace(old, new), encoding="utf-8")
     print(f"patched {path.name}: {why}")
+
+
+BABY_WIDTHS = {"t": 384, "v": 4096}
+"""The widths SEA.py hard-codes for E_t and E_v: Baby's text and image feature widths."""
+
+
+def generalize_widths(model_file: Path, widths: dict[str, int]) -> None:
+    """Make SEA.py's hard-coded Baby widths the folder's feature widths (E_m = F_m W_m, d_m × d_m).
+
+    SEA.py projects text to 384 and image to 4096 columns and slices halves at 192 and 2,048, but
+    builds each modality's GCN from the raw feature width (``GCN(..., features=self.v_feat)``,
+    ``nn.Linear(features.size(1), ...)``) and feeds it E_m: on Baby the two widths agree, elsewhere
+    (TikTok's 128-d features) the first batch fails on a shape mismatch. With every width set to the
+    feature width, E_m is d_m × d_m as on Baby, which is how searec's SEA reads the model.
+    """
+    for key, width in widths.items():
+        half = BABY_WIDTHS[key] // 2
+        expr = f"self.{key}_feat.shape[1]"
+        _patch(model_file, f"nn.Linear({expr}, {BABY_WIDTHS[key]})", f"nn.Linear({expr}, {expr})",
+               f"E_{key} is {width} wide (the feature width), not {BABY_WIDTHS[key]}")
+        _patch(model_file, f"ProjectHead(input_dim={half},", f"ProjectHead(input_dim={expr} // 2,",
+               f"the {key} head reads the generic half: {width // 2} columns")
+        _patch(model_file, f"nn.Linear({half},32)", f"nn.Linear({expr} // 2, 32)",
+               f"the {key} CLUB projections read {width // 2} columns", count=2)
+        _patch(model_file, f"[:, :{half}]", f"[:, :{expr} // 2]", f"the {key} generic half: columns :{width // 2}",
+               count=2)
+        _patch(model_file, f"[:, {half}:]", f"[:, {expr} // 2:]", f"the {key} unique half: columns {width // 2}:")
 
 
 def prepare_released(checkout: Path, data: Path, work: Path, epochs: int, text_file: str) -> tuple[Path, str]:
@@ -82,6 +113,10 @@ def prepare_released(checkout: Path, data: Path, work: Path, epochs: int, text_f
     baby = (src / "configs" / "dataset" / "baby.yaml").read_text(encoding="utf-8")
     (src / "configs" / "dataset" / f"{name}.yaml").write_text(baby.replace("baby.inter", f"{name}.inter"),
                                                               encoding="utf-8")
+    widths = {"t": int(np.load(folder / "text_feat.npy", mmap_mode="r").shape[1]),
+              "v": int(np.load(folder / "image_feat.npy", mmap_mode="r").shape[1])}
+    if widths != BABY_WIDTHS:
+        generalize_widths(src / "models" / "sea.py", widths)
     write_user_graph_dict(folder / f"{name}.inter", folder / "user_graph_dict.npy")
     print(f"wrote configs/dataset/{name}.yaml and data/{name}/user_graph_dict.npy")
     return src, name
