@@ -159,6 +159,31 @@ def test_train_batch_runs_a_search_with_its_select_between_the_grid_and_the_sele
     assert "run 1 of 3 failed" in err and "2 later run(s) not started: searec select --dataset tiny" in err
 
 
+def test_train_reuse_copies_a_finished_run_of_the_same_computation_and_trains_otherwise(
+        tiny_synth: Path, tmp_path: Path) -> None:
+    """``searec train --reuse RUN`` (the plan's answer to a variant that repeats a grid point or another variant):
+    RUN's files when its identity equals this run's, a training of its own when any of it differs."""
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump({"experiments": {"sweep": {"datasets": ["tiny"], "models": ["bpr"],
+                                                                     "variants": {"same": {"reg_weight": 0.5}}}},
+                                           "seeds": [5], "training": {"epochs": 2, "batch_size": 256}}))
+    common = ["--data", str(tiny_synth), "--model", "bpr", "--params", str(params_file), "--threads", "1"]
+    source, copy, other_seed = tmp_path / "grid", tmp_path / "variant", tmp_path / "variant-seed-6"
+    assert main(["train", *common, "--seed", "5", "--set", "reg_weight=0.5", "--out", str(source)]) == 0
+    assert main(["train", *common, "--seed", "5", "--variant", "sweep:same", "--reuse", str(source),
+                 "--out", str(copy)]) == 0
+    trained = json.loads((source / "metrics.json").read_text())
+    reused = json.loads((copy / "metrics.json").read_text())
+    assert reused.pop("reused_from") == str(source) and reused == trained
+    for name in ("model.pt", "history.csv", "config.yaml", "test_per_user.parquet"):
+        assert (copy / name).read_bytes() == (source / name).read_bytes()
+    assert main(["train", *common, "--seed", "6", "--variant", "sweep:same", "--reuse", str(source),
+                 "--out", str(other_seed)]) == 0
+    assert "reused_from" not in json.loads((other_seed / "metrics.json").read_text())
+    with pytest.raises(SystemExit):  # one source of a reused run at a time
+        main(["train", *common, "--reuse", str(source), "--selected", str(tmp_path / "s.json"), "--out", str(copy)])
+
+
 def test_train_batch_stops_at_the_first_failing_run_and_names_it(tiny_synth: Path, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     import shlex

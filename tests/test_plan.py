@@ -124,3 +124,56 @@ def test_runs_are_cut_into_the_fewest_even_batches_in_order(runs: int, most: int
     assert [item for _, chunk in batches for item in chunk] == items
     names = [name for name, _ in batches]
     assert names == (["sensitivity"] if len(batches) == 1 else [f"sensitivity-{i}" for i in range(1, len(batches) + 1)])
+
+
+def _training_folders(plan: Plan) -> set[str]:
+    return set(_run_commands(plan))
+
+
+def test_a_run_the_plan_already_has_is_reused_not_trained_again() -> None:
+    """Runs of one dataset, model, seed and resolved settings are one computation: the first in plan order
+    trains; each other gets ``--reuse`` its folder and depends on its metrics, never on its own job's outputs."""
+    plan = Plan(PARAMS)
+    # the sample's sweep of alpha repeats SEA's two grid points at the search seed
+    assert plan.same_computation == {
+        "runs/sample/sea/sensitivity-alpha-0.01/seed-0": "search/sample/grid/sea/alpha=0.01/seed-0",
+        "runs/sample/sea/sensitivity-alpha-0.1/seed-0": "search/sample/grid/sea/alpha=0.1/seed-0"}
+    commands = _run_commands(plan)
+    reusing = {run: shlex.split(command) for run, command in commands.items() if "--reuse" in command}
+    assert {run: words[words.index("--reuse") + 1] for run, words in reusing.items()} == plan.same_computation
+    (job,) = [job for job in plan.stage("train_variant").jobs.values() if "--reuse" in job.command]
+    sources = {f"{source}/metrics.json" for source in plan.same_computation.values()}
+    assert sources <= set(job.dvc_deps) and sources <= set(job.snakemake_inputs)
+    for stage in plan.stages:
+        for job in stage.jobs.values():
+            assert not {o.path for o in job.outputs} & set(job.dvc_deps), (stage.name, job.key)
+    # without a repeated run the stage keeps its plain dependencies
+    unique = copy.deepcopy(PARAMS)
+    unique["experiments"]["sensitivity"]["variants"] = {"alpha-1.0": {"alpha": 1.0}}
+    assert Plan(unique).same_computation == {}
+    assert "reused_metrics" not in next(iter(Plan(unique).stage("train_variant").jobs.values())).fields
+
+    # a variant that spells out a default is that default: reused within its own batch, trained before it there
+    spelled = _with(PARAMS, runs_per_batch=100)
+    spelled["experiments"]["sensitivity"]["variants"] = {"tau-0.2": {"tau": 0.2}, "ureg-0.006": {"ureg": 0.006}}
+    del spelled["experiments"]["ablation"]  # its `full` would be the first of the three
+    spelled_plan = Plan(spelled)
+    assert spelled_plan.same_computation == {
+        "runs/sample/sea/sensitivity-ureg-0.006/seed-0": "runs/sample/sea/sensitivity-tau-0.2/seed-0"}
+    (batch,) = [job for key, job in spelled_plan.stage("train_variant").jobs.items() if "sensitivity" in key]
+    assert batch.fields["reused_metrics"] == []  # its own output: the batch order is the dependency
+    runs = shlex.split(batch.command)[1:]
+    assert "--reuse" not in runs[0] and "--reuse runs/sample/sea/sensitivity-tau-0.2/seed-0" in runs[1]
+
+    # the paper preset: ablation `full` is the sweeps' default points at every seed, and the sweep of alpha at
+    # seed 999 is the grid's points at the default ureg
+    paper = Plan(yaml.safe_load((PROJECT_ROOT / "src/searec/presets/paper.yaml").read_text()))
+    same = paper.same_computation
+    for seed in (999, 1000, 1001):
+        for sweep in ("tau-0.2", "ureg-0.006"):
+            assert same[f"runs/baby/sea/sensitivity-{sweep}/seed-{seed}"] == f"runs/baby/sea/ablation-full/seed-{seed}"
+    assert same["runs/clothing/sea/sensitivity-alpha-0.5/seed-999"] == \
+        "search/clothing/grid/sea/alpha=0.5_ureg=0.006/seed-999"
+    assert "runs/clothing/sea/sensitivity-alpha-0.5/seed-1000" not in same
+    assert not set(same.values()) & set(same)  # every source is trained, not reused itself
+    assert set(same.values()) <= _training_folders(paper)

@@ -172,9 +172,14 @@ def _build_commands() -> argparse.ArgumentParser:
     train.add_argument("--grid-point", metavar="POINT",
                        help="train this point of grids.<model> of --params (a `searec grid` name, e.g. "
                             "alpha=0.1_ureg=0.006; before --set)")
-    train.add_argument("--selected", type=Path, metavar="FILE",
-                       help="a `searec select` file: its point's values override everything else; at the "
-                            "seed it was searched with, the grid run is reused instead of trained again")
+    reused = train.add_mutually_exclusive_group()
+    reused.add_argument("--selected", type=Path, metavar="FILE",
+                        help="a `searec select` file: its point's values override everything else; at the "
+                             "seed it was searched with, the grid run is reused instead of trained again")
+    reused.add_argument("--reuse", type=Path, metavar="RUN",
+                        help="a finished run folder of the same computation (the plan passes it where two "
+                             "experiments declare the same run): its files are copied when its model, "
+                             "settings, seed and data equal this run's; otherwise this run trains")
     train.add_argument("--threads", type=thread_count, default=0,
                        help="torch CPU threads, recorded and part of the run's identity (0: the CPUs this process "
                             "may use: its affinity, cgroup quota, SLURM_CPUS_PER_TASK, OMP_NUM_THREADS; beside "

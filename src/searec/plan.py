@@ -430,14 +430,17 @@ class Plan:
                               "plot_x": "epoch" if main else None, "plot_y": f"valid_{metric}" if main else None}}
 
     def _training_stage(self, name: str, doc: str, batch_doc: str, items: dict[str, dict[str, Any]],
-                        directory: str, selected: bool) -> Stage:
-        """The runs ``items`` (one per run: its template fields) as a stage: a job per run, or per batch."""
+                        directory: str, selected: bool, reusing: bool = False) -> Stage:
+        """The runs ``items`` (one per run: its template fields) as a stage: a job per run, or per batch.
+        ``reusing``: the items have a ``reuse`` option and, where any run reuses another, ``reused_metrics``
+        (that run's metrics file: a dependency, except on a run of the same batch, trained before it there)."""
         assert name in TRAINING_STAGES, name
-        options = self._run_options(directory, selected)
+        options = self._run_options(directory, selected) + ("{reuse}" if reusing else "")
+        reused = ("{reused_metrics}",) if any("reused_metrics" in fields for fields in items.values()) else ()
         deps = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}")), *(("{selection}",) if selected else ()),
-                "{model_file}")
+                *reused, "{model_file}")
         inputs = (str(mmrec_dir("{dataset}")), str(graphs_dir("{dataset}") / "manifest.json"),
-                  *(("{selection}",) if selected else ()), "{model_file}")
+                  *(("{selection}",) if selected else ()), *reused, "{model_file}")
         kinds = self._run_file_kinds(main=name != "train_grid")
         spec: dict[str, Any] = {"name": name, "doc": doc, "dvc_deps": deps, "snakemake_inputs": inputs,
                                 "code": self.training_code, "threads": TRAINING_THREADS}
@@ -457,6 +460,9 @@ class Plan:
                 shared = {key: chunk[0][key] for key in ("dataset", "model", "model_file", "selection")
                           if key in chunk[0]}
                 folders = [directory.format(**fields) for fields in chunk]
+                if reused:
+                    shared["reused_metrics"] = [path for fields in chunk for path in fields["reused_metrics"]
+                                                if path.rpartition("/")[0] not in folders]
                 batches[_key(dataset, model, batch)] = shared | {
                     "batch": batch, "runs": "".join(" " + _shell_word(options.format(**fields)) for fields in chunk),
                     "run_folders": folders,
@@ -572,20 +578,65 @@ class Plan:
             code=tuple(dict.fromkeys(self.training_code + self.select_code)),
             threads=TRAINING_THREADS, log="logs/search/{dataset}/{model}.log")
 
+    def _variant_runs(self) -> list[tuple[str, Any]]:
+        """``(experiment, run)`` of every run of the experiments that do not search (stage ``train_variant``)."""
+        return [(experiment, run) for experiment, runs in self.runs.items() for run in runs
+                if not (experiment == "main" and search_seed(self.params) is not None)]
+
+    @staticmethod
+    def _variant_of(experiment: str, run: Any) -> tuple[str, str] | None:
+        return (experiment, run.variant_name) if run.variant_name is not None else None
+
+    @cached_property
+    def same_computation(self) -> dict[str, str]:
+        """Run folder -> the folder of the first planned run that is the same computation: the same dataset,
+        model, seed and resolved settings (:meth:`searec.settings.RunSettings.resolved`), in plan order
+        (grid runs, then the experiments' variants). Such a run is given ``--reuse`` that folder and copies
+        its files (the trainer checks the identity again) instead of training it twice.
+
+        A sweep repeats runs the plan already has: on the sample, SEA's sensitivity variants alpha-0.01 and
+        alpha-0.1 at seed 0 are its grid points at the search seed; in the paper preset, ablation ``full``
+        and the sweeps' default values (tau-0.2, ureg-0.006, ...) are one computation at every seed, and
+        many sweep points at seed 999 are grid points: Baby-scale SEA trainings of an hour or more each.
+        The searched experiment's runs are not here: their point is known only once ``select`` ran (they
+        reuse the grid run at the search seed through their selection file).
+        """
+        import json
+
+        first: dict[tuple[str, str, int, str], str] = {}
+        same: dict[str, str] = {}
+
+        def visit(folder: str, dataset: str, model: str, seed: int, settings: Any) -> None:
+            key = (dataset, model, seed, json.dumps(settings.resolved(model), sort_keys=True, default=str))
+            if key in first:
+                same[folder] = first[key]
+            else:
+                first[key] = folder
+
+        for grid_run in planned_grid_runs(self.params):
+            visit(str(grid_run.directory()), grid_run.dataset, grid_run.model, grid_run.seed,
+                  configured_settings(self.params, grid_run.model, None, grid_run.point.values))
+        for experiment, run in self._variant_runs():
+            visit(str(run.directory()), run.dataset, run.model, run.seed,
+                  configured_settings(self.params, run.model, self._variant_of(experiment, run)))
+        return same
+
     def _train_variant(self) -> Stage:
-        """Runs of the experiments that do not search: their variants (SEA's ablation, the sweeps) over models.<m>."""
+        """Runs of the experiments that do not search: their variants (SEA's ablation, the sweeps) over models.<m>;
+        a run that repeats an earlier one (:attr:`same_computation`) reuses it."""
         items = {}
-        for experiment, runs in self.runs.items():
-            for run in runs:
-                if experiment == "main" and search_seed(self.params) is not None:
-                    continue  # stages train (or search)
-                variant = (experiment, run.variant_name) if run.variant_name is not None else None
-                items[_key(run.dataset, run.model, run.variant, run.seed)] = self._run_fields(
-                    run, experiment=experiment, settings=self._settings(run.model, variant=variant))
+        for experiment, run in self._variant_runs():
+            source = self.same_computation.get(str(run.directory()))
+            items[_key(run.dataset, run.model, run.variant, run.seed)] = self._run_fields(
+                run, experiment=experiment, settings=self._settings(run.model, variant=self._variant_of(experiment, run)),
+                reuse=f" --reuse {source}" if source else "", reused_metrics=[f"{source}/{RUN_METRICS}"] if source else [])
+        if not any(fields["reused_metrics"] for fields in items.values()):
+            for fields in items.values():
+                del fields["reused_metrics"]  # a list field makes DVC stages per job; without reuse, keep foreach
         directory = str(run_dir("{dataset}", "{model}", "{seed}", "{folder}"))
         return self._training_stage("train_variant", "Train one variant of an experiment with one seed.",
                                     "Train variants of one model's experiment with their seeds, in one process.",
-                                    items, directory, selected=False)
+                                    items, directory, selected=False, reusing=True)
 
     # --------------------------------------------------------------------------------- report
     def _aggregate(self) -> Stage:

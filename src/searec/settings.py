@@ -49,6 +49,18 @@ class RunSettings:
         model, training = split_training_keys(values)
         return RunSettings(self.model | model, self.training | training)
 
+    def resolved(self, model: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Every hyper-parameter and training setting a run of ``model`` with these settings uses: the declared
+        defaults (read from the params schema, so no model code and no torch is imported) with these values
+        over them. Runs with equal resolved settings, seed and data are the same computation, however their
+        params.yaml entries spell it (a variant that sets a default, or repeats a grid point)."""
+        from searec.params import params_schema
+        from searec.sections import section
+
+        declared = params_schema()["properties"]["models"]["properties"][model]["properties"]
+        model_values = {key: entry.get("default") for key, entry in declared.items()} | self.model
+        return model_values, section({"training": self.training}, "training")
+
     def set_options(self) -> list[str]:
         """As ``searec train`` options: ``--set KEY=VALUE`` (:func:`option_value`), training keys prefixed, sorted."""
         values = {key: value for key, value in self.model.items()} | {

@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = configured_settings(params_file, model_cls.name, variant, point)
     model_overrides, training_overrides = _split_overrides(model_cls.default_params, args.set)
     settings = settings.over(model_overrides | {f"training.{key}": value for key, value in training_overrides.items()})
-    reuse_from, annotations = None, {}
+    reuse_from, annotations = args.reuse, {}
     if args.selected:  # last: the grid search's choice wins over everything configured
         selection = read_selection(args.selected)
         if selection["model"] != model_cls.name:
