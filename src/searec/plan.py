@@ -605,20 +605,24 @@ class Plan:
 
         first: dict[tuple[str, str, int, str], str] = {}
         same: dict[str, str] = {}
+        resolved: dict[tuple[str, Any], str] = {}  # a model's settings do not depend on dataset or seed
 
-        def visit(folder: str, dataset: str, model: str, seed: int, settings: Any) -> None:
-            key = (dataset, model, seed, json.dumps(settings.resolved(model), sort_keys=True, default=str))
+        def visit(folder: str, dataset: str, model: str, seed: int, source: Any, settings: Any) -> None:
+            if (model, source) not in resolved:
+                resolved[(model, source)] = json.dumps(settings().resolved(model), sort_keys=True, default=str)
+            key = (dataset, model, seed, resolved[(model, source)])
             if key in first:
                 same[folder] = first[key]
             else:
                 first[key] = folder
 
         for grid_run in planned_grid_runs(self.params):
-            visit(str(grid_run.directory()), grid_run.dataset, grid_run.model, grid_run.seed,
-                  configured_settings(self.params, grid_run.model, None, grid_run.point.values))
+            visit(str(grid_run.directory()), grid_run.dataset, grid_run.model, grid_run.seed, grid_run.point.name,
+                  lambda run=grid_run: configured_settings(self.params, run.model, None, run.point.values))
         for experiment, run in self._variant_runs():
-            visit(str(run.directory()), run.dataset, run.model, run.seed,
-                  configured_settings(self.params, run.model, self._variant_of(experiment, run)))
+            variant = self._variant_of(experiment, run)
+            visit(str(run.directory()), run.dataset, run.model, run.seed, variant,
+                  lambda run=run, variant=variant: configured_settings(self.params, run.model, variant))
         return same
 
     def _train_variant(self) -> Stage:
