@@ -176,13 +176,21 @@ def sensitivity_lines(table: pd.DataFrame, variants: dict[str, dict[str, Any]], 
 
 
 def pca_2d(blocks: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Project several row blocks with one PCA (fitted on all rows, each block's width padded to the widest)."""
+    """Project several row blocks with one PCA (fitted on all rows, each block's width padded to the widest).
+
+    The SVD and the projection run in torch, whose thread count ``searec figures --threads`` sets.
+    numpy's LAPACK and BLAS take theirs from ``OMP_NUM_THREADS``, which Snakemake sets to the rule's
+    threads and DVC leaves unset (every core), and round differently per count: the two tools drew
+    the representations PDF with different coordinates (the PNG rounded them away).
+    """
+    import torch
+
     width = max(block.shape[1] for block in blocks)
     padded = [np.pad(np.asarray(b, np.float64), ((0, 0), (0, width - b.shape[1]))) for b in blocks]
-    stacked = np.concatenate(padded)
-    centred = stacked - stacked.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    projected = centred @ vt[:2].T
+    stacked = torch.from_numpy(np.concatenate(padded))
+    centred = stacked - stacked.mean(dim=0)
+    _, _, vt = torch.linalg.svd(centred, full_matrices=False)
+    projected = (centred @ vt[:2].T).numpy()
     sizes = np.cumsum([len(b) for b in blocks])[:-1]
     return np.split(projected, sizes)
 
