@@ -79,7 +79,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator setting is glibc's mallopt")
 def test_reuse_freed_memory_ends_the_page_faults_of_repeated_temporaries() -> None:
     """SEA's CLUB inner steps at Baby's shape (14,100 × 32 rows) fault pages in for their temporaries on
-    every step under glibc's defaults; with the setting, the freed blocks are reused and nothing faults."""
+    every step under glibc's defaults; with the setting, the freed blocks are reused and next to nothing
+    faults. Measured over these 20 steps: ~58,850 faults by default; with the setting 0-50 on one host and,
+    on another (AMD EPYC), 0 in most runs but up to ~2,000 in some (the heap still grows now and then,
+    220 pages at a time), so the bound is a tenth of the default's, not zero."""
     def faults(mode: str) -> int:
         done = subprocess.run([sys.executable, "-c", _FAULTS_OF_CLUB_STEPS, mode], capture_output=True, text=True,
                               check=True)
@@ -87,4 +90,4 @@ def test_reuse_freed_memory_ends_the_page_faults_of_repeated_temporaries() -> No
 
     default, reused = faults("default"), faults("reuse")
     assert default > 1_000  # the churn: 20 steps of ~1.8 MB temporaries
-    assert reused < 50
+    assert reused * 10 < default
