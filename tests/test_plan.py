@@ -177,3 +177,19 @@ def test_a_run_the_plan_already_has_is_reused_not_trained_again() -> None:
     assert "runs/clothing/sea/sensitivity-alpha-0.5/seed-1000" not in same
     assert not set(same.values()) & set(same)  # every source is trained, not reused itself
     assert set(same.values()) <= _training_folders(paper)
+
+
+def test_a_job_counts_the_runs_it_trains_leaving_out_the_ones_it_copies() -> None:
+    """``trained_runs`` (what resources.training_priority weighs): a batch's runs less those given ``--reuse``,
+    a search's grid runs and the selected point's seeds other than the search seed (that one is its grid run)."""
+    plan = Plan(PARAMS)
+    seeds = {run.seed for run in plan.runs["main"]}
+    for key, job in plan.stage("search").jobs.items():
+        grid = sum(folder.startswith("search/") for folder in job.fields["run_folders"])
+        assert job.fields["trained_runs"] == grid + len(seeds) - 1, key
+    for key, job in plan.stage("train_variant").jobs.items():
+        copies = sum("--reuse" in run for run in shlex.split(job.command)[1:])
+        assert job.fields["trained_runs"] == len(job.fields["run_folders"]) - copies, key
+    assert plan.stage("train_variant").jobs["sample-sea-sensitivity-1"].fields["trained_runs"] == 1  # 2 of 3 reused
+    apart = Plan(_with(PARAMS, runs_per_batch=3))
+    assert [job.fields["trained_runs"] for job in apart.stage("train").jobs.values()] == [len(seeds) - 1] * 14

@@ -25,6 +25,7 @@ from searec.resources import (
     retry_note,
     shape_from_graphs,
     stage_request,
+    training_priority,
     training_request,
 )
 from tests.conftest import PROJECT_ROOT
@@ -167,3 +168,23 @@ def test_a_batch_asks_for_the_time_of_all_its_runs_and_the_memory_of_one() -> No
     assert three["mem_mb"] == one["mem_mb"]
     assert three["runtime"] - STARTUP_MINUTES == pytest.approx(3 * (one["runtime"] - STARTUP_MINUTES), abs=2)
 
+
+
+def test_the_longest_expected_training_has_the_highest_priority(fake_measurements: None) -> None:
+    """Priority is expected milliseconds per epoch times the runs trained: longest first (LPT), so the last
+    trainings to start are short ones; a batch that only copies runs still gets a start, never before others."""
+    small, large = Shape(100, 100, 1_000), Shape(1_000, 400, 4_000)
+    assert training_priority("bpr", "any", small) == 1500
+    assert training_priority("bpr", "any", small, runs=4) == 4 * training_priority("bpr", "any", small)
+    assert training_priority("bpr", "any", small, runs=0) == 1
+    # before the graphs exist: the shape measured under the dataset's name, else the largest
+    assert training_priority("bpr", "small", None) == 1500
+    assert training_priority("bpr", "unmeasured", None) == 6000 == training_priority("bpr", "any", large)
+
+
+def test_on_the_sample_sea_comes_first_and_the_cheapest_baselines_last() -> None:
+    """The sample's measured order (its own shape, as in `make run` before the graphs exist), not Clothing's."""
+    order = sorted(model_names(), key=lambda model: -training_priority(model, "sample", None))
+    assert order[0] == "sea" and set(order[-3:]) == {"bpr", "lightgcn", "freedom"}
+    assert order.index("mgcn") < order.index("lgmrec")  # at Clothing's shape lgmrec would go first
+    assert training_priority("mgcn", "clothing", None) < training_priority("lgmrec", "clothing", None)

@@ -409,7 +409,7 @@ class Plan:
         for grid_run in planned_grid_runs(self.params):
             trainings[(grid_run.dataset, grid_run.model)] = trainings.get((grid_run.dataset, grid_run.model), 0) + 1
         for run in self.runs.get("main", []):
-            if run.seed != seed:  # at the search seed the grid run is reused, not trained
+            if not self._reuses("train", {"seed": run.seed}):  # at the search seed the grid run is reused
                 trainings[(run.dataset, run.model)] = trainings.get((run.dataset, run.model), 0) + 1
         most = int(section(self.params, "resources")["runs_per_batch"])
         return {pair for pair, count in trainings.items() if count <= most}
@@ -465,12 +465,19 @@ class Plan:
                                                 if path.rpartition("/")[0] not in folders]
                 batches[_key(dataset, model, batch)] = shared | {
                     "batch": batch, "runs": "".join(" " + _shell_word(options.format(**fields)) for fields in chunk),
-                    "run_folders": folders,
+                    "run_folders": folders, "trained_runs": sum(not self._reuses(name, fields) for fields in chunk),
                     **{_batch_field(file): [f"{folder}/{file}" for folder in folders] for file in RUN_OUTPUTS}}
         spec["doc"] = batch_doc
         return Stage(items=batches, command="train-batch{runs}",
                      outputs=tuple(Output(f"{{{_batch_field(file)}}}", **kinds[file]) for file in RUN_OUTPUTS),
                      log=f"logs/{name}/{{dataset}}/{{model}}/{{batch}}.log", **spec)
+
+    def _reuses(self, stage: str, fields: Mapping[str, Any]) -> bool:
+        """Whether a run of a training stage copies an identical run instead of training: a variant given
+        ``--reuse``, or a main run at the search seed (its selected grid run)."""
+        if stage == "train":
+            return int(fields["seed"]) == search_seed(self.params)
+        return bool(fields.get("reuse"))
 
     def _settings(self, model: str, variant: tuple[str, str] | None = None,
                   point: Mapping[str, Any] | None = None) -> str:
@@ -560,6 +567,7 @@ class Plan:
                 "dataset": dataset, "model": model, "model_file": model_source(model), "batch": "search",
                 "runs": "".join(" " + _shell_word(command) for command in commands),
                 "run_folders": grid_folders + main_folders, "selection_file": [selection],
+                "trained_runs": len(grid_folders) + sum(not self._reuses("train", fields) for fields in found["main"]),
                 **{"grid_" + _batch_field(file): [f"{folder}/{file}" for folder in grid_folders] for file in RUN_OUTPUTS},
                 **{_batch_field(file): [f"{folder}/{file}" for folder in main_folders] for file in RUN_OUTPUTS}}
         grid_kinds, main_kinds = self._run_file_kinds(main=False), self._run_file_kinds(main=True)

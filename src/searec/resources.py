@@ -133,6 +133,12 @@ def measured_model(model: str, shape: Shape) -> tuple[float, float, float]:
     return rss, train, evaluation
 
 
+def measured_shape(name: str) -> Shape | None:
+    """The shape measured under ``name`` (a dataset's, where it was measured), or None."""
+    entry = measurements()["shapes"].get(name)
+    return None if entry is None else Shape(entry["users"], entry["items"], entry["interactions"])
+
+
 def largest_shape() -> Shape:
     """The largest measured shape: what a job is sized for before its data exists (a dry run)."""
     entry = max(measurements()["shapes"].values(), key=lambda e: e["items"])
@@ -200,6 +206,24 @@ def training_request(params: Mapping[str, Any], model: str, shape: Shape | None,
     return {"mem_mb": math.ceil(rss * float(settings["memory_headroom"]) * attempt),
             "runtime": min(math.ceil(minutes) + STARTUP_MINUTES, int(settings["max_runtime_minutes"])),
             "gpu": int(gpu), "gpu_model": (settings["gpu_model"] or "") if gpu else ""}
+
+
+def training_priority(model: str, dataset: str, shape: Shape | None, runs: int = 1) -> int:
+    """The Snakemake ``priority`` of a training job (higher starts first among ready jobs): its expected
+    milliseconds per epoch (train and evaluation, :func:`measured_model`) at its dataset's ``shape``
+    times the runs it trains (a batch's runs that copy an identical run count nothing). Snakemake
+    evaluates priorities when it builds the DAG, before a fresh run has graphs to read the shape
+    from: then the measured shape of the dataset's name (the measurements are of the sample, Baby
+    and Clothing), or the largest one for a dataset never measured.
+
+    Longest expected first (LPT) keeps the last jobs to start short, so a run does not end with one
+    core training a long model while the others idle: on the 2-core sample run the longest batch
+    (mgcn, 42 s) started last by Snakemake's own tie-break (input size) and ran alone for 28 s.
+    The epochs early stopping will take are unknown before training, so every model counts the same
+    epochs; only the order matters, never the value."""
+    expected = shape or measured_shape(dataset) or largest_shape()
+    _, train_seconds, eval_seconds = measured_model(model, expected)
+    return max(1, round(1000 * (train_seconds + eval_seconds) * runs))
 
 
 def stage_request(params: Mapping[str, Any], stage: str, attempt: int = 1) -> dict[str, int]:

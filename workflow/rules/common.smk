@@ -12,7 +12,8 @@ from searec.graphs import GRAPH_MANIFEST
 from searec.layout import graphs_dir
 from searec.params import value_at
 from searec.plan import TRAINING_STAGES, Plan
-from searec.resources import job_group, retry_note, shape_from_graphs, stage_request, training_request
+from searec.resources import (job_group, retry_note, shape_from_graphs, stage_request, training_priority,
+                              training_request)
 
 # Every stage is one call of the searec CLI of THIS interpreter (the project's venv).
 SEAREC = f"{shlex.quote(sys.executable)} -m searec"
@@ -49,13 +50,18 @@ def planned_job(stage, job, wildcards):
     return job if job is not None else stage.job_for(wildcards)
 
 
+def training_manifest(job):
+    """The graphs manifest a training job consumes (its dataset's shape, once the graphs exist)."""
+    return graphs_dir(job.fields["dataset"]) / GRAPH_MANIFEST
+
+
 def job_request(stage, job, attempt):
     """What one job asks a scheduler for (searec.resources): a training from its model's measurements at
     its dataset's shape (read from the graphs it consumes, present when the job is scheduled), for each of
     the runs it trains."""
     if stage.name not in TRAINING_STAGES:
         return stage_request(config, stage.name, attempt)
-    manifest = graphs_dir(job.fields["dataset"]) / GRAPH_MANIFEST
+    manifest = training_manifest(job)
     return _training_request(job.fields["model"], str(manifest), manifest.stat().st_mtime_ns
                              if manifest.exists() else None, len(job.fields.get("run_folders", [None])), attempt)
 
@@ -65,6 +71,21 @@ def _training_request(model, manifest, manifest_version, runs, attempt):
     """Computed once per model, graphs version, run count and attempt: Snakemake re-evaluates every pending
     job's resources each time it selects jobs, which at a thousand jobs would otherwise cost CPU hours."""
     return training_request(config, model, shape_from_graphs(Path(manifest)), attempt, runs=runs)
+
+
+def job_priority(stage, job):
+    """The rule's priority (searec.resources.training_priority: the longest expected training first), a
+    callable of the wildcards for a rule of patterns; 0 for the stages that are not trainings. Snakemake
+    evaluates it when it builds the DAG."""
+    if stage.name not in TRAINING_STAGES:
+        return 0
+
+    def priority(wildcards):
+        planned = planned_job(stage, job, wildcards)
+        return training_priority(planned.fields["model"], planned.fields["dataset"],
+                                 shape_from_graphs(training_manifest(planned)), runs=planned.fields.get("trained_runs", 1))
+
+    return priority if job is None else priority({})
 
 
 RETRIES_NOTED = set()

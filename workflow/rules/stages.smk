@@ -1,7 +1,7 @@
 # Every rule of the pipeline: one per stage of the run plan, or one per job where a stage's jobs list
 # their outputs (training batches). Output patterns are the plan's templates with its fields as
-# wildcards; each job's inputs, command and tracked parameter values come from the plan, so a changed value, input or source file reruns exactly the jobs that use it. Resources and
-# job groups (for a cluster) come from searec.resources.
+# wildcards; each job's inputs, command and tracked parameter values come from the plan, so a changed value, input or source file reruns exactly the jobs that use it. Resources,
+# priorities (the longest training first) and job groups (for a cluster) come from searec.resources.
 
 
 for planned in PLAN.stages:
@@ -17,6 +17,7 @@ for planned in PLAN.stages:
                 command=lambda wildcards, stage=planned, job=rule_job: f"{SEAREC} {planned_job(stage, job, wildcards).command}",
                 tracked=lambda wildcards, stage=planned, job=rule_job: tracked_params(planned_job(stage, job, wildcards).params),
             threads: planned.threads
+            priority: job_priority(planned, rule_job)
             resources:
                 **job_resources(planned, rule_job),
             group:
