@@ -1,6 +1,7 @@
 """The command line as users call it: exit codes, JSON output, errors without tracebacks."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,29 @@ def test_help_lists_every_stage() -> None:
     out = subprocess.run([sys.executable, "-m", "searec", "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("synth", "train", "metrics", "aggregate", "models", "data"):
         assert command in out
+
+
+def test_the_process_exits_with_the_status_output_and_exit_handlers_of_a_normal_exit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`python -m searec` skips the interpreter's teardown (cli.exit_without_teardown), nothing else: every
+    line printed reaches the pipe, an error's status and message come out, and the exit handlers run."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import atexit, os, pathlib, sys\n"
+        "atexit.register(lambda: pathlib.Path(os.environ['EXIT_MARK']).write_text(' '.join(sys.argv[1:])))\n")
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    cases = [(["models"], 0, listing, ""),
+             (["train", "--data", str(tmp_path / "missing"), "--model", "bpr", "--out", str(tmp_path / "r")], 2, "",
+              "not a folder")]
+    for argv, status, out, err in cases:
+        mark = tmp_path / "exit-handlers-ran"
+        mark.unlink(missing_ok=True)
+        done = subprocess.run([sys.executable, "-m", "searec", *argv], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(hook), "EXIT_MARK": str(mark)})
+        assert done.returncode == status and done.stdout == out and err in done.stderr, done.stderr
+        assert mark.read_text() == " ".join(argv)
 
 
 def test_synth_train_metrics_aggregate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

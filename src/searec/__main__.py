@@ -1,5 +1,5 @@
 """``python -m searec`` is the same as the ``searec`` console script."""
 
-from searec.cli import main
+from searec.cli import console_main
 
-raise SystemExit(main())
+console_main()
