@@ -43,6 +43,10 @@ def test_the_process_exits_with_the_status_output_and_exit_handlers_of_a_normal_
                               env={**os.environ, "PYTHONPATH": str(hook), "EXIT_MARK": str(mark)})
         assert done.returncode == status and done.stdout == out and err in done.stderr, done.stderr
         assert mark.read_text() == " ".join(argv)
+    profile = tmp_path / "profile.out"  # a profiler writes its results after the program returns: an ordinary exit
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "searec", "models"], check=True,
+                   capture_output=True)
+    assert profile.stat().st_size > 0
 
 
 def test_synth_train_metrics_aggregate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -331,8 +331,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def console_main() -> NoReturn:
     """The ``searec`` command and ``python -m searec``: :func:`main`, then :func:`exit_without_teardown`
-    with its status (argparse's own exits, ``--help`` and usage errors, stay ordinary ones)."""
-    exit_without_teardown(main())
+    with its status. Under a profiler or tracer (``python -m cProfile -m searec``, ``coverage run``, a
+    debugger) the exit stays an ordinary one: those tools write their results after the program
+    returns. argparse's own exits (``--help``, usage errors) are ordinary ones too."""
+    status = main()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        raise SystemExit(status)
+    exit_without_teardown(status)
 
 
 def exit_without_teardown(status: int) -> NoReturn:
