@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from searec.generated import GUARD_STAGE, generate_sources
-from searec.plan import Plan
+from searec.plan import TRAINING_STAGES, Plan
+from searec.resources import training_priority
 from searec.search import model_grid
 from tests.conftest import PROJECT_ROOT
 
@@ -129,6 +130,26 @@ def dvc_commands(cwd: Path) -> list[str]:
     code = ("import json; from dvc.repo import Repo\n"
             f"print(json.dumps([s.cmd for s in Repo('.').index.stages if s.name != {GUARD_STAGE!r}]))")
     return sorted(json.loads(_run([sys.executable, "-c", code], cwd)))
+
+
+def test_trainings_start_longest_first_and_other_jobs_keep_the_default_priority(tmp_path: Path) -> None:
+    """Every training rule's Snakemake priority is resources.training_priority of its job (before the graphs
+    exist: the sample's measured shape), SEA's batches first and bpr's search last; other rules print none (0)."""
+    copy_workflow(tmp_path, WORKFLOW_FILES + ("params.yaml",))
+    dry = _run([sys.executable, "-m", "snakemake", "--dry-run", "--forceall", "--cores", "2"], tmp_path)
+    priorities, rule = {}, None
+    for line in dry.splitlines():
+        if found := re.match(r"\s*(?:local)?rule (\w+):$", line):
+            rule = found.group(1)
+        elif found := re.match(r"\s*priority: (\d+)$", line):
+            priorities[rule] = int(found.group(1))
+    plan = Plan(yaml.safe_load((tmp_path / "params.yaml").read_text()))
+    expected = {name: training_priority(job.fields["model"], job.fields["dataset"], None, job.fields["trained_runs"])
+                for stage in plan.stages if stage.name in TRAINING_STAGES for name, job in stage.rules()}
+    assert priorities == expected
+    order = sorted(priorities, key=priorities.__getitem__)
+    assert order[0] == "search_sample_bpr"
+    assert set(order[-2:]) == {"search_sample_sea", "train_variant_sample_sea_ablation_1"}
 
 
 def test_snakemake_and_dvc_declare_the_same_stages_and_outputs(tmp_path: Path) -> None:
