@@ -193,3 +193,12 @@ def test_a_job_counts_the_runs_it_trains_leaving_out_the_ones_it_copies() -> Non
     assert plan.stage("train_variant").jobs["sample-sea-sensitivity-1"].fields["trained_runs"] == 1  # 2 of 3 reused
     apart = Plan(_with(PARAMS, runs_per_batch=3))
     assert [job.fields["trained_runs"] for job in apart.stage("train").jobs.values()] == [len(seeds) - 1] * 14
+    # a job per run: 1, or 0 for a run that copies another; in all, what the batches train
+    alone = Plan(_with(PARAMS, group_trainings=False))
+    per_run = {(stage.name, key): alone.trained_runs(stage.name, job)
+               for stage in alone.stages if stage.name in TRAINING_STAGES for key, job in stage.jobs.items()}
+    assert set(per_run.values()) == {0, 1}
+    assert sum(per_run.values()) == sum(plan.trained_runs(stage.name, job) for stage in plan.stages
+                                        if stage.name in TRAINING_STAGES for job in stage.jobs.values())
+    copies = {key for (_, key), runs in per_run.items() if runs == 0}
+    assert len(copies) == len(plan.same_computation) + 14  # the variants reused, and each main run at the search seed

@@ -144,7 +144,7 @@ def test_trainings_start_longest_first_and_other_jobs_keep_the_default_priority(
         elif found := re.match(r"\s*priority: (\d+)$", line):
             priorities[rule] = int(found.group(1))
     plan = Plan(yaml.safe_load((tmp_path / "params.yaml").read_text()))
-    expected = {name: training_priority(job.fields["model"], job.fields["dataset"], None, job.fields["trained_runs"])
+    expected = {name: training_priority(job.fields["model"], job.fields["dataset"], None, plan.trained_runs(stage.name, job))
                 for stage in plan.stages if stage.name in TRAINING_STAGES for name, job in stage.rules()}
     assert priorities == expected
     order = sorted(priorities, key=priorities.__getitem__)

@@ -472,6 +472,13 @@ class Plan:
                      outputs=tuple(Output(f"{{{_batch_field(file)}}}", **kinds[file]) for file in RUN_OUTPUTS),
                      log=f"logs/{name}/{{dataset}}/{{model}}/{{batch}}.log", **spec)
 
+    def trained_runs(self, stage: str, job: Job) -> int:
+        """The runs a job of a training stage trains (resources.training_priority weighs them): a batch's or a
+        one-job search's ``trained_runs``; for a job of one run, 1, or 0 where that run copies another."""
+        if "trained_runs" in job.fields:
+            return int(job.fields["trained_runs"])
+        return int(not self._reuses(stage, job.fields))
+
     def _reuses(self, stage: str, fields: Mapping[str, Any]) -> bool:
         """Whether a run of a training stage copies an identical run instead of training: a variant given
         ``--reuse``, or a main run at the search seed (its selected grid run)."""

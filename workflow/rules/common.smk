@@ -83,7 +83,7 @@ def job_priority(stage, job):
     def priority(wildcards):
         planned = planned_job(stage, job, wildcards)
         return training_priority(planned.fields["model"], planned.fields["dataset"],
-                                 shape_from_graphs(training_manifest(planned)), runs=planned.fields.get("trained_runs", 1))
+                                 shape_from_graphs(training_manifest(planned)), runs=PLAN.trained_runs(stage.name, planned))
 
     return priority if job is None else priority({})
 
