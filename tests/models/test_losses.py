@@ -57,7 +57,7 @@ def test_info_nce_with_targets_equals_the_definition() -> None:
         float(info_nce(anchors, square, 0.5, torch.arange(4))), rel=1e-6)
 
 
-@pytest.mark.parametrize("chunk_elements", [1, 7, 20, 1 << 21])  # one logit, uneven chunks, a row, all at once
+@pytest.mark.parametrize("chunk_elements", [1, 7, 20, 30, 1 << 21])  # a logit, a row, 3 rows, 5 + 4 rows, all
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("tau", [0.3, 0.01])  # |logits| ≤ 1/τ: summed as they are (3.3), max subtracted (100)
 def test_info_nce_gradients_are_the_textbook_forms_in_any_chunking(monkeypatch: pytest.MonkeyPatch,
@@ -86,14 +86,20 @@ def test_info_nce_gradients_are_the_textbook_forms_in_any_chunking(monkeypatch: 
     assert torch.allclose(only, expected[0], rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("feature_major", [False, True], ids=["row-major", "feature-major"])
 @pytest.mark.parametrize(("rows", "width", "hidden", "weight"), [(1, 1, 1, 1.0), (7, 5, 3, 2.0), (476, 32, 8, 2.0)])
-def test_variational_net_fit_gradients_are_autograds(rows: int, width: int, hidden: int, weight: float) -> None:
+def test_variational_net_fit_gradients_are_autograds(rows: int, width: int, hidden: int, weight: float,
+                                                     feature_major: bool) -> None:
     """The written-out chain rule of the CLUB net's maximum-likelihood loss equals autograd's, value included,
-    also where ReLUs are off (negative pre-activations are common with these inits) and for one row."""
+    also where ReLUs are off (negative pre-activations are common with these inits) and for one row, with
+    the inputs stored row-major or feature-major (x = xᵀ's transpose, as SEA's inner loop passes them)."""
     generator = torch.Generator().manual_seed(rows)
     torch.manual_seed(rows)
     net = GaussianVariationalNet(width, width, hidden)
     x, y = torch.randn(rows, width, generator=generator), 3 * torch.randn(rows, width, generator=generator)
+    if feature_major:
+        x, y = x.T.contiguous().T, y.T.contiguous().T
+        assert x.stride() == (1, rows) or rows == 1
     log_likelihood = weight * net.log_likelihood(x, y)
     expected = torch.autograd.grad(-log_likelihood, list(net.parameters()))
     gradients, value = net.fit_gradients(x, y, weight)

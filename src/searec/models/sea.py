@@ -269,9 +269,10 @@ class SEA(ModalityGraphModel):
         if self.params["distance"] != "club" or not self._club_inputs:
             return {}
         # Σ_k loglik(x_k, y_k) over pairs with the same row count (all items) equals
-        # n_pairs · loglik of the stacked rows: one call per step instead of one per pair.
-        a = torch.cat([x for x, _ in self._club_inputs])
-        b = torch.cat([y for _, y in self._club_inputs])
+        # n_pairs · loglik of the stacked rows: one call per step instead of one per pair. The rows are
+        # stacked feature-major (fit_gradients' fast layout): a = a_t.T, read as N × club_dim.
+        a = torch.cat([x.T for x, _ in self._club_inputs], dim=1).T
+        b = torch.cat([y.T for _, y in self._club_inputs], dim=1).T
         n_pairs = len(self._club_inputs)
         log_likelihood = torch.zeros(())
         steps = self.params["club_steps"]
