@@ -58,35 +58,48 @@ def test_run_facts_go_beside_the_output_not_into_it(tmp_path: Path) -> None:
     assert set(RUN_FACTS) >= {"seconds", "items_per_second", "device", "cached", "fetched", "code_version"}
 
 
-_FAULTS_OF_INFO_NCE_STEPS = """
-import resource, sys, torch
+_FAULTS_OF_REPEATED_STEPS = """
+import contextlib, resource, sys, torch
 from searec.models.losses import info_nce
-from searec.runtime import reuse_freed_memory
-if sys.argv[1] == "reuse":
+from searec.runtime import large_blocks_from_heap, reuse_freed_memory
+mode, workload = sys.argv[1:]
+setting = contextlib.nullcontext(True)
+if mode == "reuse":  # as the trainer: process-wide, and around its batches
     assert reuse_freed_memory()
+    setting = large_blocks_from_heap()
 torch.set_num_threads(1)
-anchors = torch.randn(7_050, 32, requires_grad=True)
-candidates = torch.randn(7_050, 32, requires_grad=True)
-for _ in range(2):
-    info_nce(anchors, candidates, 0.2).backward()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
-    info_nce(anchors, candidates, 0.2).backward()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+if workload == "info_nce":
+    anchors = torch.randn(7_050, 32, requires_grad=True)
+    candidates = torch.randn(7_050, 32, requires_grad=True)
+    step = lambda: info_nce(anchors, candidates, 0.2).backward()
+else:  # a 4096² gradient as two 32 MiB row blocks put together: SEA's Baby projection
+    step = lambda: torch.cat([torch.ones(2_048, 4_096), torch.ones(2_048, 4_096)]).sum()
+with setting as took:
+    assert took
+    for _ in range(2):
+        step()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        step()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator setting is glibc's mallopt")
-def test_reuse_freed_memory_ends_most_page_faults_of_repeated_temporaries() -> None:
-    """SEA's all-items InfoNCE at Baby's shape (7,050 items: 8 MiB logit chunks, 7,050 × 32 gradients)
-    faults pages in for its temporaries on every step under glibc's defaults; with the setting most freed
-    blocks are reused. Measured over these 10 steps on an AMD EPYC host: 40,500-74,200 faults by default,
-    660-7,140 with the setting. (The CLUB inner steps, this test's workload until their temporaries became
-    feature-major 16 × 14,100 and 32 × 14,100 arrays, now fault 220-2,500 times in 20 steps even by
-    default: too few and too variable to show the setting.)"""
+@pytest.mark.parametrize("workload", ["info_nce", "projection_gradient"])
+def test_reuse_freed_memory_ends_most_page_faults_of_repeated_temporaries(workload: str) -> None:
+    """Temporaries allocated again every step fault their pages in every step under glibc's defaults;
+    with the trainer's settings (:func:`reuse_freed_memory`, and :func:`large_blocks_from_heap` around the
+    batches) the freed blocks are reused. Measured over these 10 steps on an AMD EPYC host: SEA's
+    all-items InfoNCE at Baby's shape (7,050 items: 2 MiB logit chunks, 7,050 × 32 gradients) 46,800-
+    139,300 faults by default, 660-950 with the settings; blocks of 32 MiB and more, which glibc maps
+    afresh whatever its mmap threshold (capped at 32 MiB) unless mmap is off, 327,710 by default or with
+    the threshold alone, 0-8,192 with both. (The CLUB inner steps, this test's first workload until their
+    temporaries became feature-major 16 × 14,100 and 32 × 14,100 arrays, now fault 220-2,500 times in
+    20 steps even by default: too few and too variable to show the setting.)"""
     def faults(mode: str) -> int:
-        done = subprocess.run([sys.executable, "-c", _FAULTS_OF_INFO_NCE_STEPS, mode], capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run([sys.executable, "-c", _FAULTS_OF_REPEATED_STEPS, mode, workload],
+                              capture_output=True, text=True, check=True)
         return int(done.stdout.split()[-1])
 
     default, reused = faults("default"), faults("reuse")

@@ -73,6 +73,7 @@ from searec.runtime import (
     LOG_FORMAT,
     EnvironmentProblem,
     code_version,
+    large_blocks_from_heap,
     resolve_device,
     reuse_freed_memory,
     seed_everything,
@@ -359,25 +360,26 @@ class Trainer:
             from tqdm import tqdm
 
             batches = tqdm(batches, desc=f"epoch {epoch}", leave=False, unit="batch")
-        for index in batches:
-            window = slice(index * self.config.batch_size, (index + 1) * self.config.batch_size)
-            batch = [torch.from_numpy(a[window]).to(self.device) for a in (users, pos_items, neg_items)]
-            terms = model.loss_terms(*batch)
-            loss = torch.stack(list(terms.values())).sum()
-            if not torch.isfinite(loss):
-                values = {k: float(v) for k, v in terms.items()}
-                raise TrainingDivergedError(f"epoch {epoch}, batch {index}: non-finite loss {values}; lower the "
-                                         f"learning rate or check the input features")
-            loss.backward()
-            extra = model.after_backward()
-            optimizer.step()
-            # freed at once, not at the next batch: no gradient beside the next forward or the evaluation
-            optimizer.zero_grad(set_to_none=True)
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach())
-            for key, value in extra.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
+        with large_blocks_from_heap():  # the same large temporaries every batch: reused, not mapped afresh
+            for index in batches:
+                window = slice(index * self.config.batch_size, (index + 1) * self.config.batch_size)
+                batch = [torch.from_numpy(a[window]).to(self.device) for a in (users, pos_items, neg_items)]
+                terms = model.loss_terms(*batch)
+                loss = torch.stack(list(terms.values())).sum()
+                if not torch.isfinite(loss):
+                    values = {k: float(v) for k, v in terms.items()}
+                    raise TrainingDivergedError(f"epoch {epoch}, batch {index}: non-finite loss {values}; lower the "
+                                             f"learning rate or check the input features")
+                loss.backward()
+                extra = model.after_backward()
+                optimizer.step()
+                # freed at once, not at the next batch: no gradient beside the next forward or the evaluation
+                optimizer.zero_grad(set_to_none=True)
+                for key, value in terms.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach())
+                for key, value in extra.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                sums["loss"] = sums.get("loss", 0.0) + float(loss.detach())
         row: dict[str, Any] = {"epoch": epoch}
         row.update({f"loss_{key}" if key != "loss" else "loss": value / n_batches for key, value in sums.items()})
         row["train_seconds"] = time.perf_counter() - started
