@@ -66,6 +66,7 @@ def test_info_nce_gradients_are_the_textbook_forms_in_any_chunking(monkeypatch: 
     """Value and gradients of the chunked InfoNCE equal autograd through −log_softmax(logits)[n, t_n], with
     repeated targets (LGMRec's batch ids) and rectangular logits, in both forms of its log-sum-exp."""
     monkeypatch.setattr(losses, "LOGITS_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(losses, "CPU_LOGITS_CHUNK_ELEMENTS", chunk_elements)
     generator = torch.Generator().manual_seed(2)
     anchors = torch.randn(9, 5, generator=generator, requires_grad=True)
     candidates = torch.randn(6, 5, generator=generator, requires_grad=True)
@@ -84,6 +85,25 @@ def test_info_nce_gradients_are_the_textbook_forms_in_any_chunking(monkeypatch: 
     frozen = candidates.detach()  # a side that needs no gradient gets none, the other the same
     (only,) = torch.autograd.grad(info_nce(anchors, frozen, tau, targets, reduction=reduction), [anchors])
     assert torch.allclose(only, expected[0], rtol=1e-5, atol=1e-7)
+
+
+def test_variational_net_fit_gradients_hold_where_the_log_variance_saturates() -> None:
+    """fit_gradients takes ℓ = tanh(pre) as 2σ(2·pre) − 1 and its slope as 4σ(1 − σ): still autograd's
+    gradients where |pre| is large and tanh saturates at ±1 (its slope underflowing towards 0)."""
+    torch.manual_seed(3)
+    net = GaussianVariationalNet(6, 6, 4)
+    with torch.no_grad():
+        net.log_variance[2].weight.mul_(40)
+        net.log_variance[2].bias.mul_(40)
+    x, y = torch.randn(64, 6), torch.randn(64, 6)
+    pre = net.log_variance[2](net.log_variance[1](net.log_variance[0](x)))
+    assert float(pre.abs().max()) > 10  # saturated: |tanh| rounds to 1
+    log_likelihood = 2.0 * net.log_likelihood(x, y)
+    expected = torch.autograd.grad(-log_likelihood, list(net.parameters()))
+    gradients, value = net.fit_gradients(x.T.contiguous().T, y.T.contiguous().T, 2.0)
+    assert float(value) == pytest.approx(float(log_likelihood.detach()), rel=1e-6)
+    for (name, _), got, want in zip(net.named_parameters(), gradients, expected):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-6), name
 
 
 @pytest.mark.parametrize("feature_major", [False, True], ids=["row-major", "feature-major"])
