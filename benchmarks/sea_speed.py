@@ -8,10 +8,11 @@ image and 384-d text features; ``small`` is issue 16's 2,000 × 1,000) is writte
 --work; ``--data`` times a real MMRec folder instead (e.g. ../shared/data/tiktok, image + audio).
 The script measures this machine's fp32 matmul peak with a large torch.mm, then times
 ``--batches`` training batches (forward, backward, CLUB inner steps, optimiser step) as the
-trainer runs them (fused Adam, torch's deterministic mode on as ``training.deterministic``) and
-one full validation evaluation, extrapolates to an epoch, splits the forward with the profiler
-labels of searec.models.sea, times the same batches with the deterministic mode off (its cost),
-and prints peak RSS.
+trainer runs them (fused Adam, torch's deterministic mode on as ``training.deterministic``, the
+trainer's allocator setting) after one warm-up batch, and one full validation evaluation;
+extrapolates to an epoch; splits the forward with the profiler labels of searec.models.sea over
+as many further batches (profiled apart from the timed ones); times the batches again with the
+deterministic mode off (its cost); and prints peak RSS.
 
 The floor is the dense arithmetic the exact math needs per batch, at the measured peak: the
 projection path in the cheaper association order (forward + backward, see searec.models.sea) and
@@ -38,7 +39,7 @@ from _common import SHAPES, baby_shaped_folder, peak_rss_mib  # noqa: E402
 from searec.data.mmrec import InteractionDataset, load_mmrec_folder  # noqa: E402
 from searec.models import ModelInputs  # noqa: E402
 from searec.models.sea import SEA  # noqa: E402
-from searec.runtime import reuse_freed_memory, seed_everything  # noqa: E402
+from searec.runtime import large_blocks_from_heap, reuse_freed_memory, seed_everything  # noqa: E402
 from searec.training.evaluation import RankingEvaluator  # noqa: E402
 from searec.training.sampling import NegativeSampler  # noqa: E402
 from searec.training.trainer import ranking_score_function  # noqa: E402
@@ -79,10 +80,15 @@ def info_nce_gflop_per_batch(model: SEA, n_items: int) -> float:
 
 
 def timed_batches(dataset: InteractionDataset, args: argparse.Namespace,
-                  deterministic: bool) -> tuple[dict[str, float], dict[str, float], SEA]:
+                  deterministic: bool) -> tuple[dict[str, float], dict[str, float], float, SEA]:
     """Seconds per phase over ``args.batches`` training batches of a fresh SEA (seed 0), as the trainer runs
     them (fused Adam; the CLUB net at the training rate; torch's deterministic mode as
-    ``training.deterministic``), and the profiler's seconds per label of the forward."""
+    ``training.deterministic``), after one untimed warm-up batch; the profiler's seconds per label of the
+    forward over as many more batches (profiled apart: its per-op bookkeeping would be timed too); and
+    the warm-up batch's seconds (Adam's state, the allocator's first pages: once a run, not an epoch).
+
+    Batches are cut from consecutive shuffled passes over the train split, so each holds
+    ``args.batch_size`` interactions even where one epoch has fewer (the sample's 3,008)."""
     seed_everything(0, deterministic=deterministic)
     reuse_freed_memory()  # as the trainer
     started = time.perf_counter()
@@ -92,29 +98,38 @@ def timed_batches(dataset: InteractionDataset, args: argparse.Namespace,
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-4, fused=True)  # the trainer's optimiser
     sampler = NegativeSampler(dataset.n_items, dataset.train.users, dataset.train.items)
     rng = np.random.default_rng(0)
-    users = dataset.train.users[rng.permutation(len(dataset.train))][: args.batches * args.batch_size]
-    order = rng.permutation(len(dataset.train))[: users.size]
-    pos, neg = dataset.train.items[order], sampler.sample(users, rng)
+    needed = (1 + 2 * args.batches) * args.batch_size
+    order = np.concatenate([rng.permutation(len(dataset.train)) for _ in range(-(-needed // len(dataset.train)))])
+    users, pos = dataset.train.users[order], dataset.train.items[order]
+    neg = sampler.sample(users, rng)
     phases = {"forward": 0.0, "backward": 0.0, "club_steps": 0.0, "optimizer": 0.0}
     model.train()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
-        for index in range(args.batches):
-            window = slice(index * args.batch_size, (index + 1) * args.batch_size)
-            batch = [torch.from_numpy(a[window]) for a in (users, pos, neg)]
-            t0 = time.perf_counter()
-            loss = sum(model.loss_terms(*batch).values())
-            t1 = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            t2 = time.perf_counter()
-            model.after_backward()
-            t3 = time.perf_counter()
-            optimizer.step()
-            t4 = time.perf_counter()
-            for key, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+
+    def run_batch(index: int) -> tuple[float, ...]:
+        window = slice(index * args.batch_size, (index + 1) * args.batch_size)
+        batch = [torch.from_numpy(a[window]) for a in (users, pos, neg)]
+        t0 = time.perf_counter()
+        loss = sum(model.loss_terms(*batch).values())
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        model.after_backward()
+        t3 = time.perf_counter()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)  # as the trainer: right after the step
+        t4 = time.perf_counter()
+        return t1 - t0, t2 - t1, t3 - t2, t4 - t3
+
+    with large_blocks_from_heap():  # as the trainer's batch loop
+        warm_up = sum(run_batch(0))
+        for index in range(1, 1 + args.batches):
+            for key, seconds in zip(phases, run_batch(index)):
                 phases[key] += seconds
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+            for index in range(1 + args.batches, 1 + 2 * args.batches):
+                run_batch(index)
     labelled = {e.key: e.cpu_time_total / 1e6 for e in profiler.key_averages() if e.key in LABELS}
-    return phases, labelled, model
+    return phases, labelled, warm_up, model
 
 
 def main() -> None:
@@ -136,7 +151,7 @@ def main() -> None:
     print(f"data: {dataset.summary()}; torch threads {torch.get_num_threads()}")
     print(f"fp32 matmul peak (4096^3 torch.mm): {peak:.1f} GFLOP/s")
 
-    phases, labelled, model = timed_batches(dataset, args, deterministic=True)  # as training.deterministic (default)
+    phases, labelled, warm_up, model = timed_batches(dataset, args, deterministic=True)  # as training.deterministic
     evaluator = RankingEvaluator(dataset, "valid", (5, 10, 20, 50))
     evaluation = _timed(lambda: evaluator.evaluate(ranking_score_function(model)))
     rss = peak_rss_mib()  # before the second model below
@@ -149,13 +164,14 @@ def main() -> None:
     order = {name: "factored" if branch.uses_factored_order(dataset.n_items) else "direct"
              for name, branch in model.branches.items()}
     print(f"\nprojection {args.projection} (per modality: {order}), split={args.split}, "
-          f"{args.batches} batches of {args.batch_size} (profiled), epoch = {batches_per_epoch} batches")
+          f"{args.batches} batches of {args.batch_size} after a warm-up batch of {warm_up:.2f} s, "
+          f"epoch = {batches_per_epoch} batches")
     for key, value in per_batch.items():
         print(f"  {key:10s} {value:7.3f} s/batch  {value * batches_per_epoch:7.1f} s/epoch  "
               f"({value / batch_seconds:5.1%})")
     for key in LABELS:
         if key in labelled:
-            print(f"    forward part {key:13s} {labelled[key] / args.batches:7.3f} s/batch")
+            print(f"    forward part {key:13s} {labelled[key] / args.batches:7.3f} s/batch (profiled batches)")
     print(f"  evaluation (valid, full ranking): {evaluation:.2f} s")
     print(f"  training epoch ≈ {epoch_seconds:.1f} s + evaluation {evaluation:.1f} s")
     cheapest = projection_gflop_per_batch(model, dataset.n_items, "cheapest")
