@@ -228,7 +228,7 @@ class GaussianVariationalNet(torch.nn.Module):
         # (the factor 2 inside σ is the addmm's alpha and beta).
         s = torch.addmm(last_log_variance.bias.unsqueeze(1), last_log_variance.weight, hidden_log_variance,
                         beta=2, alpha=2).sigmoid_()
-        scaled = torch.add(s.new_tensor(LOG2_E), s, alpha=-2 * LOG2_E).exp2_().mul_(diff)  # d·p, p = e^{−ℓ}
+        scaled = torch.rsub(s, LOG2_E, alpha=2 * LOG2_E).exp2_().mul_(diff)  # d·p, p = e^{−ℓ}; rsub: log₂e − 2 log₂e·s
         weighted_squares = diff.mul_(scaled)  # d²p (d is not needed after this)
         c = weight / (2 * x.shape[0])
         value = ((s.numel() - 2 * s.sum()) - weighted_squares.sum()) * c if with_value else None  # Σ −ℓ − d²p
