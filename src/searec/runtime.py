@@ -78,7 +78,8 @@ GLIBC_DEFAULT_MMAP_MAX = 65_536
 """glibc's default for M_MMAP_MAX (DEFAULT_MMAP_MAX): how many blocks it may map at once."""
 MALLOC_MMAP_THRESHOLD_BYTES = 32 << 20
 """Blocks below this come from the heap and are reused once freed: glibc's largest allowed value
-(DEFAULT_MMAP_THRESHOLD_MAX on 64-bit), above every per-step temporary of the models on Baby."""
+(DEFAULT_MMAP_THRESHOLD_MAX on 64-bit). Larger per-step temporaries exist (SEA's 4096² projection
+gradient at Baby, 64 MiB): :func:`large_blocks_from_heap` covers them during the training batches."""
 MALLOC_TRIM_THRESHOLD_BYTES = 1 << 30
 """Free memory at the heap's top that glibc keeps instead of returning it to the kernel."""
 
@@ -112,7 +113,8 @@ def large_blocks_from_heap() -> Iterator[bool]:
     (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit), so every larger block is mapped afresh and faulted in page
     by page. At Baby, SEA's 4096² projection gradient (two 32 MiB row blocks and their 64 MiB
     concatenation) was mapped afresh every backward: 32,771 faults, the backward 0.77 s against 0.57 s
-    without them (benchmarks/sea_speed.py). Only around the training batches, not process-wide: the
+    without them (one Baby-shaped batch timed with and without the faults; benchmarks/sea_speed.py
+    runs its batches inside this block, as the trainer does). Only around the training batches, not process-wide: the
     evaluation's score blocks (4,096 users × 7,050 items, 110 MiB) have small results allocated after
     them, which strands each freed block in the heap (one Baby evaluation raised peak RSS by 420 MiB
     with mmap off, by 150 MiB with it on).
