@@ -14,11 +14,17 @@ extrapolates to an epoch; splits the forward with the profiler labels of searec.
 as many further batches (profiled apart from the timed ones); times the batches again with the
 deterministic mode off (its cost); and prints peak RSS.
 
-The floor is the dense arithmetic the exact math needs per batch, at the measured peak: the
-projection path in the cheaper association order (forward + backward, see searec.models.sea) and
-the all-items InfoNCE (I² · h multiply-adds forward, twice that backward). The sparse propagation,
-the CLUB inner steps, Adam and the memory traffic over the I × I logits (exp, log-sum-exp) are
-not in it: they are what the batch's multiple of the floor shows.
+The floor (issue 16's) is the dense arithmetic the exact math needs per batch, at the measured
+peak: the projection path in the cheaper association order (forward + backward, see
+searec.models.sea) and the all-items InfoNCE (I² · h multiply-adds forward, twice that backward).
+The sparse propagation, the CLUB inner steps, Adam and the memory traffic over the I × I logits
+(exp, log-sum-exp) are not in it: they are what the batch's multiple of the floor shows.
+
+Beside it, every matrix product one batch runs is counted with torch.utils.flop_counter (a sparse
+factor at 2 · stored entries · width, not its dense shape): the forward and backward, and apart
+the CLUB inner steps, which that floor calls overhead but which are ``club_steps`` × 2,560
+multiply-adds a row (at TikTok's 13,420 stacked rows 3.4 GFLOP a batch, as much as a third of
+that floor). The batch's multiple of all its arithmetic at the peak is printed too.
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHAPES, baby_shaped_folder, peak_rss_mib  # noqa: E402
@@ -79,13 +87,46 @@ def info_nce_gflop_per_batch(model: SEA, n_items: int) -> float:
     return 3 * 2 * n_items * n_items * model.params["head_out"] / 1e9
 
 
-def timed_batches(dataset: InteractionDataset, args: argparse.Namespace,
-                  deterministic: bool) -> tuple[dict[str, float], dict[str, float], float, SEA]:
+def _product_flops(a: torch.Tensor, b: torch.Tensor) -> int:
+    """FLOPs (2 per multiply-add) of a @ b; a sparse factor counts its stored entries, not its dense shape."""
+    if a.layout != torch.strided:
+        return 2 * a._nnz() * b.shape[-1]
+    if b.layout != torch.strided:
+        return 2 * b._nnz() * a.shape[0]
+    return 2 * a.shape[0] * a.shape[1] * b.shape[1]
+
+
+def _mm_flops(a: torch.Tensor, b: torch.Tensor, *_: object, out_val: object = None, **__: object) -> int:
+    return _product_flops(a, b)
+
+
+def _addmm_flops(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *_: object, out_val: object = None,
+                 **__: object) -> int:
+    return _product_flops(a, b)
+
+
+_mm_flops._get_raw = _addmm_flops._get_raw = True  # type: ignore[attr-defined]  # FlopCounterMode: tensors, not shapes
+PRODUCT_FLOPS = {torch.ops.aten.mm: _mm_flops, torch.ops.aten.addmm: _addmm_flops,
+                 torch.ops.aten.addmm_: _addmm_flops}
+"""torch.utils.flop_counter formulas for the products SEA runs (its own mm/addmm formulas count a sparse
+factor as dense, and it has none for the in-place addmm_ of the InfoNCE's candidate gradient)."""
+
+
+def counted_gflop(step: Callable[[], object]) -> float:
+    """GFLOPs of every matrix product ``step`` runs (:data:`PRODUCT_FLOPS`), counted by torch.utils.flop_counter."""
+    with FlopCounterMode(display=False, custom_mapping=PRODUCT_FLOPS) as counter:
+        step()
+    return counter.get_total_flops() / 1e9
+
+
+def timed_batches(dataset: InteractionDataset, args: argparse.Namespace, deterministic: bool
+                  ) -> tuple[dict[str, float], dict[str, float], float, SEA, list[torch.Tensor]]:
     """Seconds per phase over ``args.batches`` training batches of a fresh SEA (seed 0), as the trainer runs
     them (fused Adam; the CLUB net at the training rate; torch's deterministic mode as
     ``training.deterministic``), after one untimed warm-up batch; the profiler's seconds per label of the
-    forward over as many more batches (profiled apart: its per-op bookkeeping would be timed too); and
-    the warm-up batch's seconds (Adam's state, the allocator's first pages: once a run, not an epoch).
+    forward over as many more batches (profiled apart: its per-op bookkeeping would be timed too); the
+    warm-up batch's seconds (Adam's state, the allocator's first pages: once a run, not an epoch); and
+    the next batch of the same passes (untouched: :func:`batch_arithmetic` counts it).
 
     Batches are cut from consecutive shuffled passes over the train split, so each holds
     ``args.batch_size`` interactions even where one epoch has fewer (the sample's 3,008)."""
@@ -98,16 +139,19 @@ def timed_batches(dataset: InteractionDataset, args: argparse.Namespace,
     optimizer = torch.optim.Adam(model.trainable_parameters(), lr=1e-4, fused=True)  # the trainer's optimiser
     sampler = NegativeSampler(dataset.n_items, dataset.train.users, dataset.train.items)
     rng = np.random.default_rng(0)
-    needed = (1 + 2 * args.batches) * args.batch_size
+    needed = (2 + 2 * args.batches) * args.batch_size
     order = np.concatenate([rng.permutation(len(dataset.train)) for _ in range(-(-needed // len(dataset.train)))])
     users, pos = dataset.train.users[order], dataset.train.items[order]
     neg = sampler.sample(users, rng)
     phases = {"forward": 0.0, "backward": 0.0, "club_steps": 0.0, "optimizer": 0.0}
     model.train()
 
-    def run_batch(index: int) -> tuple[float, ...]:
+    def batch_tensors(index: int) -> list[torch.Tensor]:
         window = slice(index * args.batch_size, (index + 1) * args.batch_size)
-        batch = [torch.from_numpy(a[window]) for a in (users, pos, neg)]
+        return [torch.from_numpy(a[window]) for a in (users, pos, neg)]
+
+    def run_batch(index: int) -> tuple[float, ...]:
+        batch = batch_tensors(index)
         t0 = time.perf_counter()
         loss = sum(model.loss_terms(*batch).values())
         t1 = time.perf_counter()
@@ -129,7 +173,17 @@ def timed_batches(dataset: InteractionDataset, args: argparse.Namespace,
             for index in range(1 + args.batches, 1 + 2 * args.batches):
                 run_batch(index)
     labelled = {e.key: e.cpu_time_total / 1e6 for e in profiler.key_averages() if e.key in LABELS}
-    return phases, labelled, warm_up, model
+    return phases, labelled, warm_up, model, batch_tensors(1 + 2 * args.batches)
+
+
+def batch_arithmetic(model: SEA, batch: list[torch.Tensor]) -> dict[str, float]:
+    """GFLOPs of the matrix products of one training batch: its forward + backward, then its CLUB steps.
+
+    Run after the peak RSS is read: under the counter every op passes through Python, which can
+    hold temporaries longer than a plain batch does."""
+    model.train()  # the evaluation left it in eval mode
+    return {"forward_backward": counted_gflop(lambda: sum(model.loss_terms(*batch).values()).backward()),
+            "club_steps": counted_gflop(model.after_backward)}
 
 
 def main() -> None:
@@ -151,10 +205,11 @@ def main() -> None:
     print(f"data: {dataset.summary()}; torch threads {torch.get_num_threads()}")
     print(f"fp32 matmul peak (4096^3 torch.mm): {peak:.1f} GFLOP/s")
 
-    phases, labelled, warm_up, model = timed_batches(dataset, args, deterministic=True)  # as training.deterministic
+    phases, labelled, warm_up, model, next_batch = timed_batches(dataset, args, deterministic=True)  # as training
     evaluator = RankingEvaluator(dataset, "valid", (5, 10, 20, 50))
     evaluation = _timed(lambda: evaluator.evaluate(ranking_score_function(model)))
     rss = peak_rss_mib()  # before the second model below
+    arithmetic = batch_arithmetic(model, next_batch)
     loose = sum(timed_batches(dataset, args, deterministic=False)[0].values()) / args.batches
 
     batches_per_epoch = math.ceil(len(dataset.train) / args.batch_size)
@@ -179,7 +234,11 @@ def main() -> None:
     floor_seconds = floor_gflop / peak
     print(f"  floor: {cheapest:.2f} GFLOP projection (cheaper order) + "
           f"{info_nce_gflop_per_batch(model, dataset.n_items):.2f} GFLOP InfoNCE per batch = "
-          f"{floor_seconds:.3f} s/batch at the peak; this batch takes {batch_seconds / floor_seconds:.1f}x the floor")
+          f"{floor_seconds:.3f} s/batch at the peak; this batch takes {batch_seconds / floor_seconds:.2f}x the floor")
+    counted = sum(arithmetic.values())
+    print(f"  all matrix products of a batch (torch.utils.flop_counter): {arithmetic['forward_backward']:.2f} GFLOP "
+          f"forward + backward, {arithmetic['club_steps']:.2f} GFLOP in the CLUB steps = {counted / peak:.3f} s/batch "
+          f"at the peak; this batch takes {batch_seconds / (counted / peak):.2f}x that")
     print(f"  deterministic algorithms off (training.deterministic: false): {loose:.3f} s/batch, "
           f"{loose / batch_seconds:.2f}x the deterministic batch")
     print(f"  peak RSS (one model, before the deterministic-off timing): {rss:.0f} MiB")
