@@ -116,7 +116,8 @@ class _InfoNCE(torch.autograd.Function):
                 if grad_anchors is None and grad_candidates is None:
                     continue
                 exp_logits[row_index, targets[chunk]] -= sums  # E − diag(S) Y: index_put, deterministic everywhere
-                grad_logits, row_scale = exp_logits, (weight / sums).unsqueeze(1)
+                grad_logits = exp_logits
+                row_scale: torch.Tensor | float = (weight / sums).unsqueeze(1)
             else:
                 log_sum_exp = torch.logsumexp(logits, dim=1)
                 total += log_sum_exp.sum()
@@ -124,7 +125,7 @@ class _InfoNCE(torch.autograd.Function):
                     continue
                 grad_logits = logits.sub_(log_sum_exp.unsqueeze(1)).exp_()  # softmax
                 grad_logits[row_index, targets[chunk]] -= 1
-                row_scale = anchors.new_full((logits.shape[0], 1), weight)
+                row_scale = weight  # every row's: a number, not a tensor a chunk
             if grad_anchors is not None:
                 torch.mm(grad_logits, candidates, out=grad_anchors[chunk]).mul_(row_scale)
             if grad_candidates is not None:
@@ -219,8 +220,10 @@ class GaussianVariationalNet(torch.nn.Module):
         32 × 14,100 numbers against 0.18 ms for ``sigmoid`` and 0.13 ms for ``exp2`` (0.04 ms for a
         multiply): ℓ and e^{−ℓ} are now taken through s = σ(2·pre) and exp2, exact identities that
         move the gradients by ~1e-7 relative (ℓ = 2s − 1 to ~1e-7 absolute, all the loss needs);
-        3.4–3.8 → 2.3–2.6 ms a step. The sums run in a different order than in the row-major form,
-        so results agree with it to rounding (≈ 2e-6 relative), not bitwise.
+        3.4–3.8 → 2.3–2.6 ms a step. The last Linears' weight gradients (y × h, summed over the N
+        rows) are taken as the transpose of the h × y product: one thread, 13,420 rows, 127 against
+        210 µs each. The sums run in a different order than in the row-major form, so results agree
+        with it to rounding (≈ 2e-6 relative), not bitwise.
         """
         first_mean, last_mean = self.mean[0], self.mean[2]
         first_log_variance, last_log_variance = self.log_variance[0], self.log_variance[2]
@@ -248,9 +251,11 @@ class GaussianVariationalNet(torch.nn.Module):
         grad_hidden = torch.ops.aten.threshold_backward(grad_hidden, hidden, 0)  # ReLU's backward
         grad_first_weight = grad_hidden @ x
         grad_first_bias = grad_hidden.sum(1)
-        gradients = [grad_first_weight[:width], grad_first_bias[:width], (scaled @ hidden_mean.T).mul_(2 * c),
-                     scaled.sum(1).mul_(2 * c), grad_first_weight[width:], grad_first_bias[width:],
-                     (grad_pre @ hidden_log_variance.T).mul_(4 * c), grad_pre.sum(1).mul_(4 * c)]
+        # the last Linears' weight gradients (y × h) as (h Gᵀ)ᵀ: MKL's h × y product over N rows is the faster
+        gradients = [grad_first_weight[:width], grad_first_bias[:width],
+                     (hidden_mean @ scaled.T).mul_(2 * c).T.contiguous(), scaled.sum(1).mul_(2 * c),
+                     grad_first_weight[width:], grad_first_bias[width:],
+                     (hidden_log_variance @ grad_pre.T).mul_(4 * c).T.contiguous(), grad_pre.sum(1).mul_(4 * c)]
         return gradients, value
 
     def club(self, x: torch.Tensor, y: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
