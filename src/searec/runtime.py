@@ -114,10 +114,10 @@ def large_blocks_from_heap() -> Iterator[bool]:
     by page. At Baby, SEA's 4096² projection gradient (two 32 MiB row blocks and their 64 MiB
     concatenation) was mapped afresh every backward: 32,771 faults, the backward 0.77 s against 0.57 s
     without them (one Baby-shaped batch timed with and without the faults; benchmarks/sea_speed.py
-    runs its batches inside this block, as the trainer does). Only around the training batches, not process-wide: the
-    evaluation's score blocks (4,096 users × 7,050 items, 110 MiB) have small results allocated after
-    them, which strands each freed block in the heap (one Baby evaluation raised peak RSS by 420 MiB
-    with mmap off, by 150 MiB with it on).
+    runs its batches inside this block, as the trainer does). Only around the training batches, not
+    process-wide: the evaluation's score blocks (4,096 users × 7,050 items, 110 MiB) have small
+    results allocated after them, which strands each freed block in the heap (one Baby evaluation
+    raised peak RSS by 420 MiB with mmap off, by 150 MiB with it on).
     """
     if platform.libc_ver()[0] != "glibc":
         yield False

@@ -125,7 +125,7 @@ class _InfoNCE(torch.autograd.Function):
                     continue
                 grad_logits = logits.sub_(log_sum_exp.unsqueeze(1)).exp_()  # softmax
                 grad_logits[row_index, targets[chunk]] -= 1
-                row_scale = weight  # every row's: a number, not a tensor a chunk
+                row_scale = weight  # the same for every row: a Python number, no tensor per chunk
             if grad_anchors is not None:
                 torch.mm(grad_logits, candidates, out=grad_anchors[chunk]).mul_(row_scale)
             if grad_candidates is not None:
